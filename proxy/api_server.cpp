@@ -1,0 +1,177 @@
+// The control API's connection handling.
+#include "proxy/api_server.hpp"
+
+#include "proxy/address.hpp"
+#include "proxy/log.hpp"
+#include "proxy/runtime.hpp"
+
+namespace faultline::proxy {
+
+struct ApiServer::Connection {
+    ApiServer* server = nullptr;
+    UvHandle<uv_tcp_t> tcp;
+    UvHandle<uv_timer_t> timer;
+    HttpParser parser;
+    std::size_t pending_writes = 0;
+    bool close_after_writes = false;
+    char read_buffer[4096];
+};
+
+namespace {
+
+struct ResponseWrite {
+    uv_write_t req{};
+    std::string bytes;
+};
+
+}  // namespace
+
+ApiServer::ApiServer(Runtime& runtime, Handler handler, std::optional<std::string> token)
+    : runtime_(runtime), handler_(std::move(handler)), token_(std::move(token)) {}
+
+ApiServer::~ApiServer() { stop(); }
+
+int ApiServer::start(const rules::Endpoint& listen) {
+    sockaddr_storage address{};
+    int err = to_sockaddr(listen, address);
+    if (err != 0) return err;
+    listener_ = UvHandle<uv_tcp_t>(this);
+    err = uv_tcp_init(runtime_.loop(), listener_.get());
+    if (err != 0) return err;
+    listener_.mark_initialised();
+    err = uv_tcp_bind(listener_.get(), reinterpret_cast<const sockaddr*>(&address), 0);
+    if (err == 0) err = uv_listen(listener_.stream(), 128, on_connection);
+    if (err != 0) {
+        listener_.close();
+        return err;
+    }
+    bound_address_ = local_address(listener_.get());
+    log_event(spdlog::level::info,
+              {{"event", "listening"}, {"kind", "api"}, {"address", bound_address_}});
+    return 0;
+}
+
+void ApiServer::stop() {
+    listener_.close();
+    for (auto& [raw, connection] : connections_) {
+        connection->tcp.close();
+        connection->timer.close();
+    }
+    connections_.clear();
+}
+
+void ApiServer::on_connection(uv_stream_t* server, int status) {
+    auto* self = static_cast<ApiServer*>(server->data);
+    if (!self || status < 0) return;
+    auto connection = std::make_unique<Connection>();
+    connection->server = self;
+    connection->tcp = UvHandle<uv_tcp_t>(connection.get());
+    connection->timer = UvHandle<uv_timer_t>(connection.get());
+    if (uv_tcp_init(self->runtime_.loop(), connection->tcp.get()) != 0) return;
+    connection->tcp.mark_initialised();
+    if (uv_accept(server, connection->tcp.stream()) != 0) return;
+    if (uv_timer_init(self->runtime_.loop(), connection->timer.get()) != 0) return;
+    connection->timer.mark_initialised();
+    if (uv_read_start(connection->tcp.stream(), on_alloc, on_read) != 0) return;
+    (void)uv_timer_start(connection->timer.get(), on_timeout,
+                         static_cast<std::uint64_t>(request_timeout.count()), 0);
+    Connection* raw = connection.get();
+    self->connections_.emplace(raw, std::move(connection));
+}
+
+void ApiServer::on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
+    auto* connection = static_cast<Connection*>(handle->data);
+    if (!connection) {
+        *buf = uv_buf_init(nullptr, 0);
+        return;
+    }
+    *buf = uv_buf_init(connection->read_buffer, sizeof connection->read_buffer);
+}
+
+void ApiServer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+    auto* connection = static_cast<Connection*>(stream->data);
+    if (!connection || nread == 0) return;
+    if (nread < 0) {
+        connection->server->close(*connection);
+        return;
+    }
+    connection->server->on_data(*connection,
+                                std::string_view(buf->base, static_cast<std::size_t>(nread)));
+}
+
+void ApiServer::on_data(Connection& connection, std::string_view data) {
+    auto state = connection.parser.feed(data);
+    while (state == HttpParser::State::complete && !connection.close_after_writes) {
+        HttpRequest request = connection.parser.take();
+        respond(connection, dispatch(request), request.keep_alive);
+        state = connection.parser.feed({});
+    }
+    if (state == HttpParser::State::failed && !connection.close_after_writes) {
+        respond(connection,
+                error_response(connection.parser.error_status(), connection.parser.error_message()),
+                false);
+    }
+}
+
+HttpResponse ApiServer::dispatch(const HttpRequest& request) {
+    if (token_ && request.header("authorization") != "Bearer " + *token_) {
+        HttpResponse response = error_response(401, "missing or wrong bearer token");
+        response.headers.emplace_back("WWW-Authenticate", "Bearer");
+        return response;
+    }
+    try {
+        return handler_(request);
+    } catch (const std::exception& e) {
+        log_message(spdlog::level::err, std::string("api: ") + request.method + " " +
+                                            request.path + " failed: " + e.what());
+        return error_response(500, e.what());
+    }
+}
+
+void ApiServer::respond(Connection& connection, const HttpResponse& response, bool keep_alive) {
+    auto* write = new ResponseWrite{};
+    write->bytes = serialize(response, keep_alive);
+    write->req.data = write;
+    uv_buf_t buf = uv_buf_init(write->bytes.data(), static_cast<unsigned>(write->bytes.size()));
+    if (uv_write(&write->req, connection.tcp.stream(), &buf, 1, on_write) != 0) {
+        delete write;
+        close(connection);
+        return;
+    }
+    ++connection.pending_writes;
+    if (!keep_alive) {
+        connection.close_after_writes = true;
+        (void)uv_read_stop(connection.tcp.stream());
+    } else {
+        (void)uv_timer_start(connection.timer.get(), on_timeout,
+                             static_cast<std::uint64_t>(request_timeout.count()), 0);
+    }
+}
+
+void ApiServer::on_write(uv_write_t* req, int status) {
+    std::unique_ptr<ResponseWrite> write(static_cast<ResponseWrite*>(req->data));
+    auto* connection = static_cast<Connection*>(req->handle->data);
+    if (!connection || status == UV_ECANCELED) return;
+    --connection->pending_writes;
+    if (status < 0 || (connection->close_after_writes && connection->pending_writes == 0)) {
+        connection->server->close(*connection);
+    }
+}
+
+void ApiServer::on_timeout(uv_timer_t* handle) {
+    auto* connection = static_cast<Connection*>(handle->data);
+    if (connection) connection->server->close(*connection);
+}
+
+void ApiServer::close(Connection& connection) {
+    auto it = connections_.find(&connection);
+    if (it == connections_.end()) return;
+    connection.tcp.close();
+    connection.timer.close();
+    // Not destroyed inside its own callback: freed after this round of callbacks.
+    auto owned = std::make_shared<std::unique_ptr<Connection>>(std::move(it->second));
+    connections_.erase(it);
+    runtime_.defer([owned] { owned->reset(); });
+}
+
+}  // namespace faultline::proxy

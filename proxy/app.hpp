@@ -1,0 +1,52 @@
+// The running faultline: one event loop that owns the proxies, their sessions, the control API
+// and the signal handlers, from start-up to a clean shutdown.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "proxy/api_server.hpp"
+#include "proxy/proxy.hpp"
+#include "proxy/runtime.hpp"
+#include "rules/config.hpp"
+
+namespace faultline::proxy {
+
+// A listener that could not be opened, and the like: exit status 1.
+class StartupError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class App {
+public:
+    explicit App(rules::Config config);
+    App(const App&) = delete;
+    App& operator=(const App&) = delete;
+    ~App();
+
+    // Starts every listener, runs until SIGTERM or SIGINT, then closes live sessions (Xlate
+    // Clear) and returns. Throws StartupError when a listener cannot be opened.
+    void run();
+
+private:
+    static void on_signal(uv_signal_t* handle, int signum);
+    void start();
+    void shutdown(int signum);
+    [[nodiscard]] HttpResponse handle_api(const HttpRequest& request);
+
+    rules::Config config_;
+    uv_loop_t loop_{};
+    std::unique_ptr<Runtime> runtime_;
+    std::unique_ptr<ApiServer> api_;
+    std::vector<std::unique_ptr<Proxy>> proxies_;
+    std::vector<UvHandle<uv_signal_t>> signals_;
+    bool is_shutting_down_ = false;
+    bool is_loop_closed_ = false;
+};
+
+}  // namespace faultline::proxy

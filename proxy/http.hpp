@@ -1,0 +1,68 @@
+// A bounded HTTP/1.1 request parser and response writer for the control API. Input is fed as it
+// arrives; headers and body have size limits, and malformed input yields a 4xx status with a
+// message rather than an exception.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace faultline::proxy {
+
+struct HttpRequest {
+    std::string method;
+    std::string path;   // without the query
+    std::string query;  // after '?', empty when none
+    std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+    std::string body;
+    bool keep_alive = true;
+
+    // The first header of that (lower-case) name, empty when absent.
+    [[nodiscard]] std::string_view header(std::string_view name) const;
+};
+
+struct HttpResponse {
+    int status = 200;
+    std::string body;
+    std::string content_type = "application/json";
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+[[nodiscard]] std::string serialize(const HttpResponse& response, bool keep_alive);
+[[nodiscard]] std::string_view status_text(int status);
+// {"error": message, "status": status} as Toxiproxy answers errors.
+[[nodiscard]] HttpResponse error_response(int status, std::string_view message);
+
+class HttpParser {
+public:
+    static constexpr std::size_t max_header_bytes = 16 * 1024;
+    static constexpr std::size_t max_body_bytes = 1024 * 1024;
+
+    enum class State { incomplete, complete, failed };
+
+    // Appends input and parses as far as possible. After `complete`, take() the request; bytes
+    // after it stay buffered for the next one (pipelining).
+    State feed(std::string_view input);
+    [[nodiscard]] HttpRequest take();
+    // After `failed`: the status to answer with and why.
+    [[nodiscard]] int error_status() const { return error_status_; }
+    [[nodiscard]] const std::string& error_message() const { return error_message_; }
+    [[nodiscard]] bool has_buffered_input() const { return !buffer_.empty(); }
+
+private:
+    State parse();
+    State fail(int status, std::string message);
+    bool parse_head(std::string_view head);
+
+    std::string buffer_;
+    HttpRequest request_;
+    std::size_t head_length_ = 0;  // 0 until the head is parsed
+    std::size_t body_length_ = 0;
+    State state_ = State::incomplete;
+    int error_status_ = 400;
+    std::string error_message_;
+};
+
+}  // namespace faultline::proxy

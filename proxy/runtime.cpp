@@ -1,0 +1,91 @@
+// Shared per-loop services.
+#include "proxy/runtime.hpp"
+
+#include <cassert>
+
+#include "proxy/log.hpp"
+
+namespace faultline::proxy {
+
+Runtime::Runtime(uv_loop_t* loop) : loop_(loop), reaper_(this) {
+    int err = uv_check_init(loop_, reaper_.get());
+    assert(err == 0);
+    (void)err;
+    reaper_.mark_initialised();
+}
+
+Runtime::~Runtime() = default;
+
+Session& Runtime::create_session(Proxy& proxy) {
+    std::uint64_t id = allocate_id();
+    auto [it, inserted] = sessions_.emplace(id, std::make_unique<Session>(*this, proxy, id));
+    assert(inserted);
+    return *it->second;
+}
+
+void Runtime::record(const TeardownRecord& record) {
+    log_event(spdlog::level::info, to_json(record), to_text(record));
+}
+
+void Runtime::retire(Session& session) {
+    auto it = sessions_.find(session.id());
+    if (it == sessions_.end()) return;
+    retired_.push_back(std::move(it->second));
+    sessions_.erase(it);
+    start_reaper();
+}
+
+void Runtime::defer(std::function<void()> task) {
+    deferred_.push_back(std::move(task));
+    start_reaper();
+}
+
+void Runtime::start_reaper() {
+    if (reaper_ && !uv_is_active(reaper_.base())) {
+        int err = uv_check_start(reaper_.get(), on_check);
+        assert(err == 0);
+        (void)err;
+    }
+}
+
+void Runtime::on_check(uv_check_t* handle) {
+    auto* self = static_cast<Runtime*>(handle->data);
+    if (!self) return;
+    self->run_deferred();
+    (void)uv_check_stop(handle);
+}
+
+void Runtime::run_deferred() {
+    retired_.clear();
+    auto tasks = std::move(deferred_);
+    deferred_.clear();
+    for (auto& task : tasks) task();
+}
+
+void Runtime::clear_sessions(const Proxy* proxy, Reason reason) {
+    std::vector<Session*> victims;
+    for (auto& [id, session] : sessions_) {
+        if (!proxy || &session->proxy() == proxy) victims.push_back(session.get());
+    }
+    for (Session* session : victims) session->clear(reason);
+}
+
+void Runtime::register_upstream(const std::string& local_address, Session& session) {
+    upstreams_[local_address] = &session;
+}
+
+void Runtime::unregister_upstream(const std::string& local_address) {
+    upstreams_.erase(local_address);
+}
+
+Session* Runtime::upstream_session(const std::string& local_address) const {
+    auto it = upstreams_.find(local_address);
+    return it == upstreams_.end() ? nullptr : it->second;
+}
+
+void Runtime::close() {
+    run_deferred();
+    reaper_.close();
+}
+
+}  // namespace faultline::proxy

@@ -1,0 +1,70 @@
+// What every proxy on one event loop shares: the loop, read buffers, session ids, the live
+// sessions, the upstream sockets faultline opened (to recognise a connection that comes back to
+// it: SYN Control), and deferred deletion of finished sessions.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "proxy/buffer_pool.hpp"
+#include "proxy/session.hpp"
+#include "proxy/uv_handle.hpp"
+
+namespace faultline::proxy {
+
+class Runtime {
+public:
+    explicit Runtime(uv_loop_t* loop);
+    Runtime(const Runtime&) = delete;
+    Runtime& operator=(const Runtime&) = delete;
+    ~Runtime();
+
+    [[nodiscard]] uv_loop_t* loop() const { return loop_; }
+    [[nodiscard]] BufferPool& buffers() { return buffers_; }
+
+    Session& create_session(Proxy& proxy);
+    [[nodiscard]] std::uint64_t allocate_id() { return next_id_++; }
+    // Publishes a finished connection's record: the log line (and later the API's event list
+    // and metrics).
+    void record(const TeardownRecord& record);
+    // Called by a session that has ended: it is deleted after the current round of callbacks.
+    void retire(Session& session);
+    [[nodiscard]] const std::map<std::uint64_t, std::unique_ptr<Session>>& sessions() const {
+        return sessions_;
+    }
+    // Runs a task after the current round of callbacks: how objects that must not be destroyed
+    // inside their own callbacks are freed.
+    void defer(std::function<void()> task);
+    // Ends live sessions (all, or one proxy's) with the given reason.
+    void clear_sessions(const Proxy* proxy, Reason reason);
+
+    void register_upstream(const std::string& local_address, Session& session);
+    void unregister_upstream(const std::string& local_address);
+    [[nodiscard]] Session* upstream_session(const std::string& local_address) const;
+
+    // Stops the deferred-deletion handle; called once at shutdown after sessions are cleared.
+    void close();
+
+private:
+    static void on_check(uv_check_t* handle);
+    void start_reaper();
+    void run_deferred();
+
+    uv_loop_t* loop_;
+    BufferPool buffers_;
+    std::uint64_t next_id_ = 1;
+    std::map<std::uint64_t, std::unique_ptr<Session>> sessions_;
+    std::vector<std::unique_ptr<Session>> retired_;
+    std::vector<std::function<void()>> deferred_;
+    std::unordered_map<std::string, Session*> upstreams_;
+    UvHandle<uv_check_t> reaper_;
+};
+
+}  // namespace faultline::proxy

@@ -1,0 +1,527 @@
+// The data path of one connection, its timers and its endings. See session.hpp for the picture.
+#include "proxy/session.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "proxy/address.hpp"
+#include "proxy/proxy.hpp"
+#include "proxy/runtime.hpp"
+
+namespace faultline::proxy {
+
+struct Session::WriteRequest {
+    uv_write_t req{};
+    char* buffer = nullptr;  // owned; returned to the pool when the write ends
+    std::size_t length = 0;  // bytes this request writes
+    BufferPool* pool = nullptr;
+};
+
+Session::Session(Runtime& runtime, Proxy& proxy, std::uint64_t id)
+    : runtime_(runtime), proxy_(proxy), id_(id), timer_(this) {
+    client_.session = this;
+    client_.side = Side::client;
+    server_.session = this;
+    server_.side = Side::server;
+    server_.history.address = proxy_.config().upstream.text();
+    int err = uv_timer_init(runtime_.loop(), timer_.get());
+    if (err == 0) timer_.mark_initialised();
+    started_at_ = uv_now(runtime_.loop());
+    last_activity_ = started_at_;
+}
+
+Session::~Session() {
+    stop_reset_watch(client_);
+    stop_reset_watch(server_);
+}
+
+const rules::ProxySettings& Session::settings() const { return proxy_.config().settings; }
+
+// ---------------------------------------------------------------------------------------------
+// Start: client checks, loop detection, upstream connect.
+
+void Session::start(UvHandle<uv_tcp_t> client) {
+    client_.tcp = std::move(client);
+    client_.tcp.get()->data = &client_;
+    client_.is_connected = true;
+    client_.history.address = peer_address(client_.tcp.get());
+    (void)uv_tcp_nodelay(client_.tcp.get(), 1);
+
+    // A connection that comes from one of faultline's own upstream sockets, through a chain
+    // that leads back to this proxy, would loop forever: refuse it and end the chain.
+    std::vector<Session*> chain;
+    bool is_loop = false;
+    for (Session* s = runtime_.upstream_session(client_.history.address); s && chain.size() < 64;
+         s = runtime_.upstream_session(s->client_address())) {
+        chain.push_back(s);
+        if (&s->proxy_ == &proxy_) {
+            is_loop = true;
+            break;
+        }
+    }
+    if (is_loop) {
+        end_with_reset({Reason::syn_control, Initiator::faultline, {}, {}},
+                       EndpointState::rst_sent, EndpointState::not_connected);
+        for (Session* s : chain) s->clear(Reason::syn_control);
+        return;
+    }
+
+    sockaddr_storage peer{};
+    int length = sizeof peer;
+    const auto& config = proxy_.config();
+    if (uv_tcp_getpeername(client_.tcp.get(), reinterpret_cast<sockaddr*>(&peer), &length) == 0 &&
+        !rules::client_allowed(config.allow, config.deny, reinterpret_cast<sockaddr&>(peer))) {
+        end_with_reset({Reason::uauth_deny, Initiator::faultline, {}, {}},
+                       EndpointState::rst_sent, EndpointState::not_connected);
+        return;
+    }
+    connect_upstream();
+    if (!finished_) arm_timer();
+}
+
+void Session::connect_upstream() {
+    const auto& upstream = proxy_.config().upstream;
+    sockaddr_storage address{};
+    if (to_sockaddr(upstream, address) == 0) {
+        connect_to(reinterpret_cast<const sockaddr&>(address));
+        return;
+    }
+    // A host name: resolved for every connection, so a changed DNS answer takes effect.
+    resolving_ = new uv_getaddrinfo_t{};
+    resolving_->data = this;
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    std::string port = std::to_string(upstream.port);
+    int err = uv_getaddrinfo(runtime_.loop(), resolving_, on_resolved, upstream.host.c_str(),
+                             port.c_str(), &hints);
+    if (err != 0) {
+        delete std::exchange(resolving_, nullptr);
+        on_connected(err);
+    }
+}
+
+void Session::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* result) {
+    std::unique_ptr<uv_getaddrinfo_t> request(req);
+    auto* self = static_cast<Session*>(req->data);
+    if (self) {
+        self->resolving_ = nullptr;
+        if (status == 0 && result) {
+            self->connect_to(*result->ai_addr);
+        } else {
+            self->on_connected(status < 0 ? status : UV_EAI_FAIL);
+        }
+    }
+    uv_freeaddrinfo(result);
+}
+
+void Session::connect_to(const sockaddr& address) {
+    server_.tcp = UvHandle<uv_tcp_t>(&server_);
+    int err = uv_tcp_init(runtime_.loop(), server_.tcp.get());
+    if (err == 0) {
+        server_.tcp.mark_initialised();
+        auto* req = new uv_connect_t{};
+        err = uv_tcp_connect(req, server_.tcp.get(), &address, on_connect);
+        if (err != 0) delete req;
+    }
+    if (err != 0) {
+        on_connected(err);
+        return;
+    }
+    // connect() has already bound the local port: remember it before the SYN can come back.
+    upstream_local_ = local_address(server_.tcp.get());
+    if (!upstream_local_.empty()) runtime_.register_upstream(upstream_local_, *this);
+}
+
+void Session::on_connect(uv_connect_t* req, int status) {
+    std::unique_ptr<uv_connect_t> request(req);
+    auto* leg = static_cast<Leg*>(req->handle->data);
+    if (!leg || status == UV_ECANCELED) return;
+    leg->session->on_connected(status);
+}
+
+void Session::on_connected(int status) {
+    if (finished_) return;
+    if (status == 0) {
+        server_.is_connected = true;
+        (void)uv_tcp_nodelay(server_.tcp.get(), 1);
+        note_activity();
+        start_reading(client_);
+        start_reading(server_);
+        if (!finished_) arm_timer();
+        return;
+    }
+    if (status == UV_ECONNREFUSED) {
+        server_.history.refused = true;
+        end_with_reset({reset_reason(Side::server, settings().inside), Initiator::server, {}, {}},
+                       EndpointState::rst_sent, EndpointState::refused);
+    } else if (status == UV_ETIMEDOUT) {
+        server_.history.connect_timed_out = true;
+        end_with_reset({Reason::syn_timeout, Initiator::faultline, {}, {}},
+                       EndpointState::rst_sent, EndpointState::connect_timeout);
+    } else {
+        end_with_reset({Reason::unknown, Initiator::faultline, uv_err_name(status), {}},
+                       EndpointState::rst_sent, EndpointState::error);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data path.
+
+void Session::on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
+    auto* leg = static_cast<Leg*>(handle->data);
+    if (!leg) {
+        *buf = uv_buf_init(nullptr, 0);
+        return;
+    }
+    *buf = uv_buf_init(leg->session->runtime_.buffers().take(), BufferPool::buffer_size);
+}
+
+void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+    auto* leg = static_cast<Leg*>(stream->data);
+    if (!leg) {
+        delete[] buf->base;
+        return;
+    }
+    Session& self = *leg->session;
+    if (nread > 0) {
+        self.forward(*leg, self.other(*leg), buf->base, static_cast<std::size_t>(nread));
+        return;
+    }
+    self.runtime_.buffers().give(buf->base);
+    if (nread == 0) return;  // EAGAIN
+    if (nread == UV_EOF) {
+        self.on_eof(*leg);
+    } else {
+        self.on_leg_failed(*leg, static_cast<int>(nread));
+    }
+}
+
+void Session::start_reading(Leg& leg) {
+    if (leg.is_reading || leg.has_eof || finished_) return;
+    int err = uv_read_start(leg.tcp.stream(), on_alloc, on_read);
+    if (err != 0) {
+        on_leg_failed(leg, err);
+        return;
+    }
+    leg.is_reading = true;
+}
+
+void Session::stop_reading(Leg& leg) {
+    if (!leg.is_reading) return;
+    (void)uv_read_stop(leg.tcp.stream());
+    leg.is_reading = false;
+}
+
+void Session::forward(Leg& from, Leg& to, char* buffer, std::size_t length) {
+    note_activity();
+    std::size_t offset = 0;
+    if (to.queued_bytes == 0) {
+        // Fast path: the kernel usually takes the whole chunk at once.
+        uv_buf_t chunk = uv_buf_init(buffer, static_cast<unsigned>(length));
+        int written = uv_try_write(to.tcp.stream(), &chunk, 1);
+        if (written >= 0) {
+            offset = static_cast<std::size_t>(written);
+            to.delivered_bytes += offset;
+            if (offset == length) {
+                runtime_.buffers().give(buffer);
+                return;
+            }
+        } else if (written != UV_EAGAIN) {
+            runtime_.buffers().give(buffer);
+            on_leg_failed(to, written);
+            return;
+        }
+    }
+    auto* request = new WriteRequest{{}, buffer, length - offset, &runtime_.buffers()};
+    request->req.data = request;
+    uv_buf_t rest = uv_buf_init(buffer + offset, static_cast<unsigned>(length - offset));
+    int err = uv_write(&request->req, to.tcp.stream(), &rest, 1, on_write);
+    if (err != 0) {
+        runtime_.buffers().give(buffer);
+        delete request;
+        on_leg_failed(to, err);
+        return;
+    }
+    to.queued_bytes += request->length;
+    if (to.queued_bytes >= settings().buffer_limit) stop_reading(from);  // backpressure
+}
+
+void Session::on_write(uv_write_t* req, int status) {
+    std::unique_ptr<WriteRequest> request(static_cast<WriteRequest*>(req->data));
+    request->pool->give(request->buffer);
+    auto* leg = static_cast<Leg*>(req->handle->data);
+    if (!leg || status == UV_ECANCELED) return;
+    leg->session->on_written(*leg, request->length, status);
+}
+
+void Session::on_written(Leg& to, std::size_t length, int status) {
+    if (finished_) return;
+    to.queued_bytes -= length;
+    if (status < 0) {
+        on_leg_failed(to, status);
+        return;
+    }
+    to.delivered_bytes += length;
+    note_activity();
+    if (to.queued_bytes < settings().buffer_limit) start_reading(other(to));
+}
+
+void Session::on_eof(Leg& from) {
+    from.has_eof = true;
+    from.is_reading = false;  // libuv stops reading at EOF
+    from.history.sent_fin = true;
+    from.history.state = EndpointState::fin_received;
+    if (!first_fin_) first_fin_ = from.side;
+    note_activity();
+
+    // The FIN goes out after every byte queued before it: libuv runs the shutdown after the
+    // pending writes.
+    Leg& to = other(from);
+    auto* req = new uv_shutdown_t{};
+    int err = uv_shutdown(req, to.tcp.stream(), on_shutdown);
+    if (err != 0) {
+        delete req;
+        on_leg_failed(to, err);
+        return;
+    }
+    to.is_shutdown_requested = true;
+    if (!to.has_eof) {
+        half_closed_at_ = uv_now(runtime_.loop());
+        arm_timer();
+        watch_for_reset(from);
+    }
+}
+
+void Session::on_shutdown(uv_shutdown_t* req, int status) {
+    std::unique_ptr<uv_shutdown_t> request(req);
+    auto* leg = static_cast<Leg*>(req->handle->data);
+    if (!leg || status == UV_ECANCELED) return;
+    leg->session->on_shut_down(*leg, status);
+}
+
+void Session::on_shut_down(Leg& to, int status) {
+    if (finished_) return;
+    if (status < 0) {
+        on_leg_failed(to, status);
+        return;
+    }
+    to.is_shut_down = true;
+    if (to.history.state == EndpointState::open) to.history.state = EndpointState::fin_sent;
+    maybe_end_gracefully();
+}
+
+void Session::maybe_end_gracefully() {
+    if (!(client_.has_eof && server_.has_eof && client_.is_shut_down && server_.is_shut_down)) {
+        return;
+    }
+    set_cause({Reason::tcp_fins, initiator_of(first_fin_.value_or(Side::client)), {}, {}});
+    client_.history.state = EndpointState::closed;
+    server_.history.state = EndpointState::closed;
+    close_leg(client_, false);
+    close_leg(server_, false);
+    finish();
+}
+
+// After an endpoint sent its FIN, faultline reads nothing more from it, so an RST that its
+// kernel sends in answer to later bytes (it had closed, not only half-closed) would go unnoticed
+// until the next write. A poll on a duplicate of the socket for errors sees the RST at once, so
+// it can be mirrored to the other endpoint as promptly as a direct connection would show it.
+void Session::watch_for_reset(Leg& leg) {
+    if (leg.reset_watch || finished_) return;
+    uv_os_fd_t fd = -1;
+    if (uv_fileno(leg.tcp.base(), &fd) != 0) return;
+    int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) return;  // out of descriptors: the reset is seen at the next write instead
+    leg.reset_watch = UvHandle<uv_poll_t>(&leg);
+    if (uv_poll_init_socket(runtime_.loop(), leg.reset_watch.get(), copy) != 0) {
+        leg.reset_watch = {};
+        ::close(copy);
+        return;
+    }
+    leg.reset_watch.mark_initialised();
+    leg.reset_watch_fd = copy;
+    if (uv_poll_start(leg.reset_watch.get(), UV_PRIORITIZED, on_reset_watch) != 0) {
+        stop_reset_watch(leg);
+    }
+}
+
+void Session::on_reset_watch(uv_poll_t* handle, int, int) {
+    auto* leg = static_cast<Leg*>(handle->data);
+    if (!leg) return;
+    int error = 0;
+    socklen_t length = sizeof error;
+    uv_os_fd_t fd = -1;
+    if (uv_fileno(leg->tcp.base(), &fd) == 0) {
+        (void)getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
+    }
+    if (error != 0) {
+        leg->session->on_leg_failed(*leg, error == EPIPE ? UV_ECONNRESET : -error);
+    } else {
+        leg->session->stop_reset_watch(*leg);  // a hang-up after both FINs: nothing to mirror
+    }
+}
+
+void Session::stop_reset_watch(Leg& leg) {
+    leg.reset_watch.close();
+    if (leg.reset_watch_fd >= 0) ::close(std::exchange(leg.reset_watch_fd, -1));
+}
+
+void Session::on_leg_failed(Leg& leg, int status) {
+    if (finished_) return;
+    EndpointState leg_state = EndpointState::error;
+    Cause cause{Reason::unknown, Initiator::faultline, uv_err_name(status), {}};
+    if (status == UV_ECONNRESET || status == UV_EPIPE) {
+        leg.history.sent_rst = true;
+        leg_state = EndpointState::rst_received;
+        cause = {reset_reason(leg.side, settings().inside), initiator_of(leg.side), {}, {}};
+    } else if (status == UV_ETIMEDOUT) {
+        leg_state = EndpointState::timed_out;  // the kernel gave up on this endpoint
+        cause.initiator = initiator_of(leg.side);
+    }
+    bool is_client = leg.side == Side::client;
+    EndpointState other_state =
+        other(leg).is_connected ? EndpointState::rst_sent : EndpointState::not_connected;
+    end_with_reset(cause, is_client ? leg_state : other_state, is_client ? other_state : leg_state);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timers.
+
+void Session::note_activity() { last_activity_ = uv_now(runtime_.loop()); }
+
+void Session::arm_timer() {
+    if (finished_ || !timer_) return;
+    const auto& s = settings();
+    std::uint64_t due = UINT64_MAX;
+    auto consider = [&due](std::uint64_t since, rules::Duration timeout) {
+        if (timeout.count() > 0) due = std::min(due, since + static_cast<std::uint64_t>(timeout.count()));
+    };
+    if (!server_.is_connected) {
+        consider(started_at_, s.connect_timeout);
+    } else {
+        consider(last_activity_, s.idle_timeout);
+        if (half_closed_at_ != 0) consider(half_closed_at_, s.half_closed_timeout);
+    }
+    if (due == UINT64_MAX) {
+        (void)uv_timer_stop(timer_.get());
+        timer_due_ = 0;
+        return;
+    }
+    // Activity only moves the idle deadline later; the timer then fires early and re-arms.
+    if (timer_due_ != 0 && timer_due_ <= due) return;
+    std::uint64_t now = uv_now(runtime_.loop());
+    timer_due_ = due;
+    (void)uv_timer_start(timer_.get(), on_timer, due > now ? due - now : 0, 0);
+}
+
+void Session::on_timer(uv_timer_t* handle) {
+    auto* self = static_cast<Session*>(handle->data);
+    if (self) self->on_timer();
+}
+
+void Session::on_timer() {
+    timer_due_ = 0;
+    const auto& s = settings();
+    std::uint64_t now = uv_now(runtime_.loop());
+    auto expired = [now](std::uint64_t since, rules::Duration timeout) {
+        return timeout.count() > 0 && now >= since + static_cast<std::uint64_t>(timeout.count());
+    };
+    if (!server_.is_connected) {
+        if (expired(started_at_, s.connect_timeout)) {
+            server_.history.connect_timed_out = true;
+            end_with_reset({Reason::syn_timeout, Initiator::faultline, {}, {}},
+                           EndpointState::rst_sent, EndpointState::connect_timeout);
+            return;
+        }
+    } else if (half_closed_at_ != 0 && expired(half_closed_at_, s.half_closed_timeout)) {
+        // One direction ended and the other never did: the rest of that stream is cut off,
+        // and both endpoints should hear so (RST), not a FIN that reads like a normal end.
+        end_with_reset({Reason::fin_timeout, Initiator::faultline, {}, {}},
+                       EndpointState::timed_out, EndpointState::timed_out);
+        return;
+    } else if (expired(last_activity_, s.idle_timeout)) {
+        end_with_close({Reason::conn_timeout, Initiator::faultline, {}, {}},
+                       EndpointState::timed_out);
+        return;
+    }
+    arm_timer();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Endings.
+
+void Session::clear(Reason reason) {
+    if (finished_) return;
+    EndpointState server_state =
+        server_.is_connected ? EndpointState::rst_sent : EndpointState::not_connected;
+    end_with_reset({reason, Initiator::faultline, {}, {}}, EndpointState::rst_sent, server_state);
+}
+
+void Session::set_cause(Cause cause) {
+    if (!cause_) cause_ = std::move(cause);
+}
+
+void Session::end_with_reset(Cause cause, EndpointState client_state,
+                             EndpointState server_state) {
+    if (finished_) return;
+    set_cause(std::move(cause));
+    client_.history.state = client_state;
+    server_.history.state = server_state;
+    close_leg(client_, true);
+    close_leg(server_, true);
+    finish();
+}
+
+void Session::end_with_close(Cause cause, EndpointState state) {
+    if (finished_) return;
+    set_cause(std::move(cause));
+    client_.history.state = state;
+    server_.history.state = state;
+    close_leg(client_, false);
+    close_leg(server_, false);
+    finish();
+}
+
+void Session::close_leg(Leg& leg, bool with_reset) {
+    // The duplicate descriptor keeps the socket open: it goes first, or the close sends nothing.
+    stop_reset_watch(leg);
+    leg.is_reading = false;
+    if (with_reset) {
+        leg.tcp.close_with_reset();
+    } else {
+        leg.tcp.close();
+    }
+}
+
+void Session::finish() {
+    if (finished_) return;
+    finished_ = true;
+    timer_.close();
+    if (resolving_) {
+        resolving_->data = nullptr;  // its callback frees it
+        (void)uv_cancel(reinterpret_cast<uv_req_t*>(resolving_));
+        resolving_ = nullptr;
+    }
+    if (!upstream_local_.empty()) runtime_.unregister_upstream(upstream_local_);
+
+    TeardownRecord record;
+    record.id = id_;
+    record.proxy = proxy_.name();
+    record.cause = cause_.value_or(Cause{Reason::unknown, Initiator::faultline, "internal", {}});
+    record.inside = settings().inside;
+    record.client = client_.history;
+    record.server = server_.history;
+    record.duration = std::chrono::milliseconds(uv_now(runtime_.loop()) - started_at_);
+    record.bytes_up = server_.delivered_bytes;
+    record.bytes_down = client_.delivered_bytes;
+    runtime_.record(record);
+    runtime_.retire(*this);
+}
+
+}  // namespace faultline::proxy

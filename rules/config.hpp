@@ -1,0 +1,88 @@
+// The configuration file (TOML) turned into validated, immutable values. Every error carries
+// `file:line:col: key.path: message`; all errors are collected before failing, and unknown keys
+// are errors, because a typo that silently disables something is the worst bug a chaos tool can
+// have.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rules/cidr.hpp"
+#include "rules/endpoint.hpp"
+
+namespace faultline::rules {
+
+using Duration = std::chrono::milliseconds;
+
+// Which endpoint is the ASA "inside" (higher-security) one: decides Reset-I versus Reset-O.
+enum class Side { client, server };
+
+[[nodiscard]] std::string_view side_name(Side side);
+
+// Per-proxy settings that [defaults] provides and a [[proxy]] may override.
+struct ProxySettings {
+    Duration connect_timeout = std::chrono::seconds(30);       // 0 = no faultline timeout
+    Duration half_closed_timeout = std::chrono::minutes(10);   // 0 = never
+    Duration idle_timeout = std::chrono::hours(1);             // 0 = never
+    Side inside = Side::client;
+    std::size_t buffer_limit = std::size_t{1} << 20;  // queued bytes per direction
+};
+
+struct ProxyConfig {
+    std::string name;
+    Endpoint listen;
+    Endpoint upstream;
+    bool enabled = true;
+    std::vector<Cidr> allow;  // empty = every client
+    std::vector<Cidr> deny;
+    ProxySettings settings;
+};
+
+struct ApiConfig {
+    Endpoint listen{"127.0.0.1", 8474};
+    std::optional<std::string> token;
+};
+
+enum class LogFormat { text, json };
+
+struct LogConfig {
+    std::string level = "info";  // trace, debug, info, warn, error
+    LogFormat format = LogFormat::text;
+    std::optional<std::string> file;  // standard error when absent
+};
+
+struct Config {
+    std::optional<std::uint64_t> seed;
+    ApiConfig api;
+    LogConfig log;
+    ProxySettings defaults;
+    std::vector<ProxyConfig> proxies;
+};
+
+// Thrown with every error found; what() joins them with newlines.
+class ConfigError : public std::runtime_error {
+public:
+    explicit ConfigError(std::vector<std::string> errors);
+    [[nodiscard]] const std::vector<std::string>& errors() const { return errors_; }
+
+private:
+    std::vector<std::string> errors_;
+};
+
+// `source` names the input in messages (the file's path as given).
+[[nodiscard]] Config parse_config(std::string_view text, std::string_view source);
+// Reads the file; a missing or unreadable file is a ConfigError too.
+[[nodiscard]] Config load_config(const std::string& path);
+
+// "500ms", "30s", "10m", "1h", "1m30s", "0"; nullopt when malformed.
+[[nodiscard]] std::optional<Duration> parse_duration(std::string_view text);
+// The shortest exact text for a duration: "1h", "90s", "250ms".
+[[nodiscard]] std::string format_duration(Duration duration);
+
+}  // namespace faultline::rules
