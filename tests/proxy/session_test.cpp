@@ -1,0 +1,144 @@
+// Loop tests: a Proxy and its sessions on a real libuv loop with real sockets on 127.0.0.1. The
+// endpoints run on a helper thread with blocking sockets; each test ends with uv_loop_close() ==
+// 0, so a handle that a session leaks fails the test that leaked it.
+#include <arpa/inet.h>
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "proxy/proxy.hpp"
+#include "proxy/runtime.hpp"
+#include "rules/config.hpp"
+
+namespace faultline::proxy {
+namespace {
+
+int listen_any(std::uint16_t& port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(listen(fd, 16) == 0);
+    socklen_t length = sizeof address;
+    REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    port = ntohs(address.sin_port);
+    return fd;
+}
+
+int connect_to(const std::string& text) {
+    auto colon = text.rfind(':');
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(std::stoi(text.substr(colon + 1))));
+    inet_pton(AF_INET, text.substr(0, colon).c_str(), &address.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    timeval timeout{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    return fd;
+}
+
+std::string read_to_eof(int fd) {
+    std::string out;
+    char buffer[4096];
+    ssize_t n;
+    while ((n = recv(fd, buffer, sizeof buffer, 0)) > 0) out.append(buffer, static_cast<std::size_t>(n));
+    return out;
+}
+
+// Runs `endpoints` on a thread while the loop runs here; then clears what is left and requires
+// that the loop closes cleanly.
+void run_proxy(const rules::ProxyConfig& config, const std::function<void(const std::string&)>& endpoints) {
+    uv_loop_t loop;
+    REQUIRE(uv_loop_init(&loop) == 0);
+    {
+        Runtime runtime(&loop);
+        Proxy proxy(runtime, config);
+        REQUIRE(proxy.start() == 0);
+        std::string address = proxy.listen_address();
+
+        struct Done {
+            uv_async_t async{};
+            Runtime* runtime = nullptr;
+            Proxy* proxy = nullptr;
+        } done;
+        done.runtime = &runtime;
+        done.proxy = &proxy;
+        done.async.data = &done;
+        REQUIRE(uv_async_init(&loop, &done.async, [](uv_async_t* handle) {
+                    auto* d = static_cast<Done*>(handle->data);
+                    d->proxy->stop_listening();
+                    d->runtime->clear_sessions(nullptr, Reason::xlate_clear);
+                    d->runtime->close();
+                    uv_close(reinterpret_cast<uv_handle_t*>(handle), nullptr);
+                }) == 0);
+        std::thread thread([&] {
+            endpoints(address);
+            uv_async_send(&done.async);
+        });
+        uv_run(&loop, UV_RUN_DEFAULT);
+        thread.join();
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop) == 0);
+}
+
+}  // namespace
+
+TEST_SUITE("proxy/session") {
+    TEST_CASE("forwards a request and a reply across a half-close and leaks no handle") {
+        std::uint16_t port = 0;
+        int server = listen_any(port);
+        rules::ProxyConfig config;
+        config.name = "loop";
+        config.listen = {"127.0.0.1", 0};
+        config.upstream = {"127.0.0.1", port};
+        std::string request, reply;
+        run_proxy(config, [&](const std::string& address) {
+            int client = connect_to(address);
+            int accepted = accept(server, nullptr, nullptr);
+            REQUIRE(accepted >= 0);
+            REQUIRE(send(client, "ping", 4, MSG_NOSIGNAL) == 4);
+            REQUIRE(shutdown(client, SHUT_WR) == 0);
+            request = read_to_eof(accepted);
+            REQUIRE(send(accepted, "pong", 4, MSG_NOSIGNAL) == 4);
+            close(accepted);
+            reply = read_to_eof(client);
+            close(client);
+        });
+        close(server);
+        CHECK(request == "ping");
+        CHECK(reply == "pong");
+    }
+
+    TEST_CASE("clearing a live session resets the client and leaks no handle") {
+        std::uint16_t port = 0;
+        int server = listen_any(port);
+        rules::ProxyConfig config;
+        config.name = "loop";
+        config.listen = {"127.0.0.1", 0};
+        config.upstream = {"127.0.0.1", port};
+        int client = -1;
+        int accepted = -1;
+        run_proxy(config, [&](const std::string& address) {
+            client = connect_to(address);
+            accepted = accept(server, nullptr, nullptr);
+            REQUIRE(accepted >= 0);
+        });
+        char byte;
+        CHECK(recv(client, &byte, 1, 0) == -1);
+        CHECK(errno == ECONNRESET);
+        close(client);
+        close(accepted);
+        close(server);
+    }
+}
+
+}  // namespace faultline::proxy
