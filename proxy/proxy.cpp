@@ -69,6 +69,21 @@ void Proxy::accept_one() {
     runtime_.create_session(*this).start(std::move(client));
 }
 
+void Proxy::note_outcome(bool upstream_failed) {
+    auto change = diagnosis_.record(uv_now(runtime_.loop()), upstream_failed);
+    if (change == RefusalDiagnosis::Change::none) return;
+    auto figures = diagnosis_.figures();
+    bool started = change == RefusalDiagnosis::Change::started;
+    log_event(started ? spdlog::level::warn : spdlog::level::info,
+              {{"event", "diagnosis"},
+               {"proxy", config_.name},
+               {"diagnosis", started ? "upstream is refusing connections"
+                                     : "upstream accepts connections again"},
+               {"connects", figures.connects},
+               {"upstream_resets", figures.upstream_failures},
+               {"window_s", 60}});
+}
+
 // libuv has already closed what it could not accept (EMFILE: it frees a reserved descriptor,
 // accepts and closes the waiting connections). Log once per episode, record what was dropped.
 void Proxy::record_accept_failure(int status) {

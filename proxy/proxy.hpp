@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "proxy/diagnosis.hpp"
 #include "proxy/uv_handle.hpp"
 #include "rules/config.hpp"
 
@@ -29,6 +30,10 @@ public:
     // The bound address ("127.0.0.1:40123"), empty when not listening.
     [[nodiscard]] const std::string& listen_address() const { return bound_address_; }
 
+    // A finished connection's outcome, for the refusal diagnosis: did the upstream reset or
+    // refuse it?
+    void note_outcome(bool upstream_failed);
+
 private:
     static void on_connection(uv_stream_t* server, int status);
     void accept_one();
@@ -38,6 +43,7 @@ private:
     rules::ProxyConfig config_;
     UvHandle<uv_tcp_t> listener_;
     std::string bound_address_;
+    RefusalDiagnosis diagnosis_;
     bool is_accept_failing_ = false;  // logged once per episode of accept errors
 };
 

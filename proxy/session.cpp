@@ -521,6 +521,9 @@ void Session::finish() {
     record.bytes_up = server_.delivered_bytes;
     record.bytes_down = client_.delivered_bytes;
     runtime_.record(record);
+    if (server_.is_connected || server_.history.refused) {
+        proxy_.note_outcome(server_.history.refused || server_.history.sent_rst);
+    }
     runtime_.retire(*this);
 }
 
