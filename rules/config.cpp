@@ -1,0 +1,522 @@
+// Turns the TOML document into a Config in one pass: every key is checked against the known ones,
+// every value converted and validated, and every error collected with its position, so that one
+// run of `faultline check` shows all the mistakes in a file, in file order.
+#include "rules/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <limits>
+#include <map>
+#include <memory>
+#include <span>
+#include <system_error>
+#include <utility>
+
+static_assert(TOML_EXCEPTIONS, "configuration parsing relies on toml::parse throwing parse_error");
+
+namespace faultline::rules {
+namespace {
+
+using Keys = std::span<const std::string_view>;
+
+constexpr std::array<std::string_view, 5> root_keys{"seed", "api", "log", "defaults", "proxy"};
+constexpr std::array<std::string_view, 2> api_keys{"listen", "token"};
+constexpr std::array<std::string_view, 3> log_keys{"level", "format", "file"};
+constexpr std::array<std::string_view, 5> settings_keys{"connect_timeout", "half_closed_timeout",
+                                                        "idle_timeout", "inside", "buffer_limit"};
+constexpr std::array<std::string_view, 11> proxy_keys{
+    "name",         "listen", "upstream",        "enabled",
+    "allow",        "deny",   "connect_timeout", "half_closed_timeout",
+    "idle_timeout", "inside", "buffer_limit"};
+constexpr std::array<std::string_view, 5> log_levels{"trace", "debug", "info", "warn", "error"};
+constexpr std::array<std::string_view, 2> log_formats{"text", "json"};
+constexpr std::array<std::string_view, 2> side_names{"client", "server"};
+
+// Keys that later versions will understand: refused with a clear reason, never ignored.
+struct UnsupportedKey {
+    std::string_view key;
+    std::string_view reason;
+};
+constexpr std::array<UnsupportedKey, 1> root_unsupported{
+    {{"expect", "expectations are not supported by this version"}}};
+constexpr std::array<UnsupportedKey, 1> proxy_unsupported{
+    {{"rule", "fault rules are not supported by this version"}}};
+
+constexpr std::uint64_t min_buffer_limit = 1024;
+constexpr std::uint64_t max_buffer_limit = std::uint64_t{1} << 30;
+constexpr std::string_view duration_example = R"(a duration string like "30s")";
+constexpr std::string_view size_example = R"(a size in bytes like 65536 or "1MiB")";
+
+struct Unit {
+    std::string_view suffix;
+    std::uint64_t factor;
+};
+constexpr std::array<Unit, 4> duration_units{
+    {{"h", 3'600'000}, {"m", 60'000}, {"s", 1000}, {"ms", 1}}};  // in milliseconds
+constexpr std::array<Unit, 5> size_units{
+    {{"B", 1}, {"KB", 1000}, {"MB", 1'000'000}, {"KiB", 1024}, {"MiB", 1'048'576}}};
+
+template <typename Words>
+std::string join(const Words& words, std::string_view separator) {
+    std::string out;
+    for (const auto& word : words) {
+        if (!out.empty()) out += separator;
+        out += word;
+    }
+    return out;
+}
+
+std::string member(std::string_view path, std::string_view key) {
+    return path.empty() ? std::string(key) : std::string(path) + "." + std::string(key);
+}
+
+std::string element(std::string_view path, std::size_t index) {
+    return std::string(path) + "[" + std::to_string(index) + "]";
+}
+
+std::string quoted(std::string_view text) {
+    return "'" + std::string(text) + "'";
+}
+
+// "a string", "an integer": how messages name the type of a value that was seen.
+std::string_view type_phrase(toml::node_type type) {
+    static_assert(toml::node_type::table == toml::node_type{1} &&
+                  toml::node_type::date_time == toml::node_type{9});
+    constexpr std::array<std::string_view, 10> phrases{
+        "nothing",   "a table", "an array", "a string",   "an integer", "a floating-point number",
+        "a boolean", "a date",  "a time",   "a date-time"};
+    return phrases.at(static_cast<std::size_t>(type));
+}
+
+// One "<digits><unit>" term taken from the front of `text`: its value in the smallest unit and the
+// factor of its unit. nullopt when malformed or too large for 64 bits.
+struct Term {
+    std::uint64_t value;
+    std::uint64_t factor;
+};
+std::optional<Term> take_term(std::string_view& text, std::span<const Unit> units) {
+    std::uint64_t number = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (error != std::errc{} || end == text.data()) return std::nullopt;
+    text.remove_prefix(static_cast<std::size_t>(end - text.data()));
+    const Unit* unit = nullptr;  // the longest suffix that matches: "ms" rather than "m"
+    for (const auto& candidate : units) {
+        if (text.starts_with(candidate.suffix) &&
+            (unit == nullptr || candidate.suffix.size() > unit->suffix.size())) {
+            unit = &candidate;
+        }
+    }
+    if (unit == nullptr || number > std::numeric_limits<std::uint64_t>::max() / unit->factor) {
+        return std::nullopt;
+    }
+    text.remove_prefix(unit->suffix.size());
+    return Term{number * unit->factor, unit->factor};
+}
+
+// "64KiB", "1MiB", "4096B": a whole number of bytes with a unit.
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+    const auto term = take_term(text, size_units);
+    if (!term || !text.empty()) return std::nullopt;
+    return term->value;
+}
+
+// The largest unit that divides the duration exactly: 5400000 ms is "90m", 1500 ms "1500ms".
+std::string format_milliseconds(std::uint64_t ms) {
+    if (ms == 0) return "0s";
+    for (const auto& unit : duration_units) {
+        if (ms % unit.factor == 0) {
+            return std::to_string(ms / unit.factor) + std::string(unit.suffix);
+        }
+    }
+    return std::to_string(ms) + "ms";  // not reached: every count of milliseconds divides by 1
+}
+
+// The start of a `key = value` entry or of a `[table]` header: whichever of the key and the value
+// comes first (a header's table starts at its `[`, the key inside it).
+toml::source_position entry_position(const toml::key& key, const toml::node& node) {
+    const auto key_at = key.source().begin;
+    const auto node_at = node.source().begin;
+    if (!node_at) return key_at;
+    if (!key_at) return node_at;
+    return std::min(key_at, node_at);
+}
+
+// Collects errors, each with the position it is reported at, and reads every section of the
+// document into a Config. Errors come out sorted by position.
+class ConfigReader {
+  public:
+    explicit ConfigReader(std::string_view source) : source_(source) {}
+
+    Config read(const toml::table& root) {
+        Config config;
+        check_keys(root, "", root_keys, root_unsupported);
+        read_seed(root, config);
+        if (const auto* api = typed<toml::table>(root, "api", "", "a table")) {
+            read_api(*api, config.api);
+        }
+        if (const auto* log = typed<toml::table>(root, "log", "", "a table")) {
+            read_log(*log, config.log);
+        }
+        if (const auto* defaults = typed<toml::table>(root, "defaults", "", "a table")) {
+            check_keys(*defaults, "defaults", settings_keys);
+            read_settings(*defaults, "defaults", config.defaults);
+        }
+        if (const auto* proxies = root.get("proxy")) read_proxies(*proxies, config);
+        return config;
+    }
+
+    // The errors found, in file order.
+    [[nodiscard]] std::vector<std::string> errors() {
+        std::stable_sort(errors_.begin(), errors_.end(),
+                         [](const Error& a, const Error& b) { return a.where < b.where; });
+        std::vector<std::string> texts;
+        texts.reserve(errors_.size());
+        for (auto& entry : errors_) {
+            texts.push_back(std::move(entry.text));
+        }
+        return texts;
+    }
+
+  private:
+    struct Error {
+        toml::source_position where;
+        std::string text;
+    };
+
+    void error(toml::source_position where, std::string_view path, std::string_view message) {
+        errors_.push_back({where, source_ + ":" + std::to_string(where.line) + ":" +
+                                      std::to_string(where.column) + ": " + std::string(path) +
+                                      ": " + std::string(message)});
+    }
+    void error(const toml::node& node, std::string_view path, std::string_view message) {
+        error(node.source().begin, path, message);
+    }
+    void mismatch(const toml::node& node, std::string_view path, std::string_view expected) {
+        error(
+            node, path,
+            "expected " + std::string(expected) + ", got " + std::string(type_phrase(node.type())));
+    }
+
+    // The value at `key` if it has type T; reports a mismatch and returns null otherwise.
+    template <typename T>
+    auto typed(const toml::table& table, std::string_view key, std::string_view path,
+               std::string_view expected) -> decltype(table.get(key)->template as<T>()) {
+        const toml::node* node = table.get(key);
+        if (node == nullptr) return nullptr;
+        const auto* value = node->template as<T>();
+        if (value == nullptr) mismatch(*node, member(path, key), expected);
+        return value;
+    }
+
+    void check_keys(const toml::table& table, std::string_view path, Keys known,
+                    std::span<const UnsupportedKey> unsupported = {}) {
+        for (const auto& [key, node] : table) {
+            const auto name = key.str();
+            if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+            const auto where = entry_position(key, node);
+            const auto refused =
+                std::find_if(unsupported.begin(), unsupported.end(),
+                             [name](const UnsupportedKey& u) { return u.key == name; });
+            if (refused != unsupported.end()) {
+                error(where, member(path, name), refused->reason);
+            } else {
+                error(where, member(path, name), "unknown key; known: " + join(known, ", "));
+            }
+        }
+    }
+
+    bool require(const toml::table& table, std::string_view path, std::string_view key) {
+        if (table.contains(key)) return true;
+        error(table, path, "missing required key " + quoted(key));
+        return false;
+    }
+
+    std::optional<std::string> read_string(const toml::table& table, std::string_view key,
+                                           std::string_view path) {
+        const auto* value = typed<std::string>(table, key, path, "a string");
+        if (value == nullptr) return std::nullopt;
+        if (value->get().empty()) {
+            error(*value, member(path, key), "expected a non-empty string, got ''");
+            return std::nullopt;
+        }
+        return value->get();
+    }
+
+    std::optional<std::size_t> read_choice(const toml::table& table, std::string_view key,
+                                           std::string_view path, std::string_view noun,
+                                           Keys choices) {
+        const auto* value = typed<std::string>(table, key, path, "a string");
+        if (value == nullptr) return std::nullopt;
+        const auto found = std::find(choices.begin(), choices.end(), value->get());
+        if (found != choices.end()) return static_cast<std::size_t>(found - choices.begin());
+        error(*value, member(path, key),
+              "unknown " + std::string(noun) + " " + quoted(value->get()) +
+                  "; known: " + join(choices, ", "));
+        return std::nullopt;
+    }
+
+    void read_duration(const toml::table& table, std::string_view key, std::string_view path,
+                       Duration& target) {
+        const auto* value = typed<std::string>(table, key, path, duration_example);
+        if (value == nullptr) return;
+        const auto duration = parse_duration(value->get());
+        if (duration) {
+            target = *duration;
+        } else {
+            error(*value, member(path, key),
+                  R"(expected a duration like "500ms", "30s", "1m30s" or "0", got )" +
+                      quoted(value->get()));
+        }
+    }
+
+    void read_buffer_limit(const toml::table& table, std::string_view path, std::size_t& target) {
+        const toml::node* node = table.get("buffer_limit");
+        if (node == nullptr) return;
+        const auto key_path = member(path, "buffer_limit");
+        std::optional<std::int64_t> bytes;
+        if (const auto* integer = node->as_integer()) {
+            bytes = integer->get();
+        } else if (const auto* text = node->as_string()) {
+            const auto size = parse_size(text->get());
+            if (!size) {
+                return error(
+                    *node, key_path,
+                    R"(expected a size like "64KiB" or "1MiB" (units B, KB, MB, KiB, MiB), got )" +
+                        quoted(text->get()));
+            }
+            bytes = static_cast<std::int64_t>(
+                std::min<std::uint64_t>(*size, std::numeric_limits<std::int64_t>::max()));
+        } else {
+            return mismatch(*node, key_path, size_example);
+        }
+        if (*bytes < static_cast<std::int64_t>(min_buffer_limit) ||
+            *bytes > static_cast<std::int64_t>(max_buffer_limit)) {
+            return error(*node, key_path,
+                         "expected 1024 bytes to 1 GiB, got " + std::to_string(*bytes) + " bytes");
+        }
+        target = static_cast<std::size_t>(*bytes);
+    }
+
+    void read_settings(const toml::table& table, std::string_view path, ProxySettings& settings) {
+        read_duration(table, "connect_timeout", path, settings.connect_timeout);
+        read_duration(table, "half_closed_timeout", path, settings.half_closed_timeout);
+        read_duration(table, "idle_timeout", path, settings.idle_timeout);
+        if (const auto side = read_choice(table, "inside", path, "side", side_names)) {
+            settings.inside = *side == 0 ? Side::client : Side::server;
+        }
+        read_buffer_limit(table, path, settings.buffer_limit);
+    }
+
+    void read_seed(const toml::table& root, Config& config) {
+        const auto* seed = typed<std::int64_t>(root, "seed", "", "a non-negative integer");
+        if (seed == nullptr) return;
+        if (seed->get() < 0) {
+            error(*seed, "seed",
+                  "expected a non-negative integer, got " + std::to_string(seed->get()));
+            return;
+        }
+        config.seed = static_cast<std::uint64_t>(seed->get());
+    }
+
+    void read_api(const toml::table& table, ApiConfig& api) {
+        check_keys(table, "api", api_keys);
+        api.token = read_string(table, "token", "api");
+        const auto listen = read_endpoint(table, "listen", "api", true);
+        if (!listen) return;
+        api.listen = *listen;
+        if (!api.listen.is_loopback() && !table.contains("token")) {
+            error(*table.get("listen"), "api.listen",
+                  "listening on " + api.listen.text() + " beyond loopback requires api.token");
+        }
+    }
+
+    void read_log(const toml::table& table, LogConfig& log) {
+        check_keys(table, "log", log_keys);
+        if (const auto level = read_choice(table, "level", "log", "level", log_levels)) {
+            log.level = std::string(log_levels[*level]);
+        }
+        if (const auto format = read_choice(table, "format", "log", "format", log_formats)) {
+            log.format = *format == 0 ? LogFormat::text : LogFormat::json;
+        }
+        if (auto file = read_string(table, "file", "log")) log.file = std::move(file);
+    }
+
+    std::optional<Endpoint> read_endpoint(const toml::table& table, std::string_view key,
+                                          std::string_view path, bool is_listen) {
+        const auto* value = typed<std::string>(table, key, path, "a host:port string");
+        if (value == nullptr) return std::nullopt;
+        auto parsed =
+            is_listen ? parse_listen_endpoint(value->get()) : parse_endpoint(value->get());
+        if (parsed.endpoint && !is_listen && parsed.endpoint->port == 0) {
+            parsed = {std::nullopt, "port 0 is not allowed for an upstream; expected 1-65535"};
+        }
+        if (!parsed.endpoint) error(*value, member(path, key), parsed.error);
+        return parsed.endpoint;
+    }
+
+    std::vector<Cidr> read_networks(const toml::table& table, std::string_view key,
+                                    std::string_view path) {
+        std::vector<Cidr> networks;
+        const auto* array = typed<toml::array>(table, key, path, "an array of CIDR strings");
+        if (array == nullptr) return networks;
+        const auto array_path = member(path, key);
+        for (std::size_t i = 0; i < array->size(); ++i) {
+            const auto& node = *array->get(i);
+            const auto* text = node.as_string();
+            if (text == nullptr) {
+                mismatch(node, element(array_path, i), "a CIDR string");
+            } else if (auto cidr = Cidr::parse(text->get())) {
+                networks.push_back(*cidr);
+            } else {
+                error(node, element(array_path, i),
+                      "invalid network " + quoted(text->get()) +
+                          R"(; expected an address or CIDR like "10.0.0.0/8" or "::1/128")");
+            }
+        }
+        return networks;
+    }
+
+    ProxyConfig read_proxy(const toml::table& table, std::string_view path,
+                           const ProxySettings& defaults) {
+        check_keys(table, path, proxy_keys, proxy_unsupported);
+        ProxyConfig proxy;
+        proxy.settings = defaults;
+        if (require(table, path, "name")) {
+            if (auto name = read_string(table, "name", path)) proxy.name = std::move(*name);
+            const auto valid = [](char c) {
+                return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '.' || c == '_' || c == '-';
+            };
+            if (!std::all_of(proxy.name.begin(), proxy.name.end(), valid)) {
+                error(*table.get("name"), member(path, "name"),
+                      "invalid name " + quoted(proxy.name) +
+                          "; use only letters, digits, '.', '_' and '-'");
+            }
+        }
+        if (require(table, path, "listen")) {
+            proxy.listen = read_endpoint(table, "listen", path, true).value_or(Endpoint{});
+        }
+        if (require(table, path, "upstream")) {
+            proxy.upstream = read_endpoint(table, "upstream", path, false).value_or(Endpoint{});
+        }
+        if (const auto* enabled = typed<bool>(table, "enabled", path, "a boolean")) {
+            proxy.enabled = enabled->get();
+        }
+        proxy.allow = read_networks(table, "allow", path);
+        proxy.deny = read_networks(table, "deny", path);
+        read_settings(table, path, proxy.settings);
+        return proxy;
+    }
+
+    void read_proxies(const toml::node& node, Config& config) {
+        const auto* array = node.as_array();
+        if (array == nullptr) return mismatch(node, "proxy", "an array of tables ([[proxy]])");
+        std::map<std::string, std::size_t> names;
+        std::map<std::string, std::size_t> listens;
+        for (std::size_t i = 0; i < array->size(); ++i) {
+            const auto& entry = *array->get(i);
+            const auto path = element("proxy", i);
+            const auto* table = entry.as_table();
+            if (table == nullptr) {
+                mismatch(entry, path, "a table");
+                continue;
+            }
+            auto proxy = read_proxy(*table, path, config.defaults);
+            if (!proxy.name.empty() && !names.emplace(proxy.name, i).second) {
+                error(*table->get("name"), member(path, "name"),
+                      "name " + quoted(proxy.name) + " is already used by " +
+                          element("proxy", names[proxy.name]));
+            }
+            if (proxy.listen.port != 0 && !listens.emplace(proxy.listen.text(), i).second) {
+                error(*table->get("listen"), member(path, "listen"),
+                      proxy.listen.text() + " is already used by " +
+                          element("proxy", listens[proxy.listen.text()]));
+            }
+            config.proxies.push_back(std::move(proxy));
+        }
+    }
+
+    std::string source_;
+    std::vector<Error> errors_;
+};
+
+// Closes a FILE* opened for reading; a failed close after reading loses nothing.
+struct FileCloser {
+    void operator()(std::FILE* file) const { static_cast<void>(std::fclose(file)); }
+};
+
+}  // namespace
+
+std::string_view side_name(Side side) {
+    return side_names[side == Side::client ? 0 : 1];
+}
+
+ConfigError::ConfigError(std::vector<std::string> errors)
+    : std::runtime_error(join(errors, "\n")), errors_(std::move(errors)) {}
+
+Config parse_config(std::string_view text, std::string_view source) {
+    toml::table root;
+    try {
+        root = toml::parse(text, source);
+    } catch (const toml::parse_error& failure) {
+        const auto& where = failure.source().begin;
+        throw ConfigError({std::string(source) + ":" + std::to_string(where.line) + ":" +
+                           std::to_string(where.column) + ": " +
+                           std::string(failure.description())});
+    }
+    ConfigReader reader(source);
+    auto config = reader.read(root);
+    if (auto errors = reader.errors(); !errors.empty()) throw ConfigError(std::move(errors));
+    return config;
+}
+
+Config load_config(const std::string& path) {
+    errno = 0;
+    const std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
+    const auto fail = [&path]() {
+        const int code = errno != 0 ? errno : EIO;
+        return ConfigError({path + ": cannot read file: " + std::generic_category().message(code)});
+    };
+    if (!file) throw fail();
+    std::string text;
+    std::array<char, 4096> chunk{};
+    std::size_t count = 0;
+    while ((count = std::fread(chunk.data(), 1, chunk.size(), file.get())) > 0) {
+        text.append(chunk.data(), count);
+    }
+    if (std::ferror(file.get()) != 0) throw fail();
+    return parse_config(text, path);
+}
+
+std::optional<Duration> parse_duration(std::string_view text) {
+    if (text == "0") return Duration::zero();
+    if (text.empty()) return std::nullopt;
+    constexpr auto max_ms = static_cast<std::uint64_t>(std::numeric_limits<Duration::rep>::max());
+    std::uint64_t total_ms = 0;
+    std::uint64_t previous_factor = std::numeric_limits<std::uint64_t>::max();
+    while (!text.empty()) {
+        const auto term = take_term(text, duration_units);
+        // Each unit at most once and largest first: "1h30m", not "30m1h" or "1s1s".
+        if (!term || term->factor >= previous_factor || term->value > max_ms - total_ms) {
+            return std::nullopt;
+        }
+        total_ms += term->value;
+        previous_factor = term->factor;
+    }
+    return Duration(static_cast<Duration::rep>(total_ms));
+}
+
+std::string format_duration(Duration duration) {
+    const auto count = duration.count();
+    // Negative durations never come from a configuration; the magnitude is computed without
+    // overflowing at the minimum.
+    if (count < 0) return "-" + format_milliseconds(0 - static_cast<std::uint64_t>(count));
+    return format_milliseconds(static_cast<std::uint64_t>(count));
+}
+
+}  // namespace faultline::rules

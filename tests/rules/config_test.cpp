@@ -1,0 +1,462 @@
+// Tests for rules/config.hpp: the values a valid file produces, and for invalid files the exact
+// list of messages, driven by tables of input text and expected output.
+#include "rules/config.hpp"
+
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <initializer_list>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace faultline::rules {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct InvalidCase {
+    std::string text;
+    std::vector<std::string> errors;
+};
+
+std::string joined(const std::vector<std::string>& lines) {
+    std::string out;
+    for (const auto& line : lines) {
+        out += (out.empty() ? "" : "\n") + line;
+    }
+    return out;
+}
+
+// Every message parse_config reports for `text`, one a line, or "(valid)".
+std::string errors_of(std::string_view text) {
+    try {
+        static_cast<void>(parse_config(text, "chaos.toml"));
+    } catch (const ConfigError& error) {
+        CHECK(std::string(error.what()) == joined(error.errors()));
+        return joined(error.errors());
+    }
+    return "(valid)";
+}
+
+void check_invalid(const std::vector<InvalidCase>& cases) {
+    for (const auto& invalid : cases) {
+        CAPTURE(invalid.text);
+        CHECK(errors_of(invalid.text) == joined(invalid.errors));
+    }
+}
+
+constexpr std::string_view full_example = R"(seed = 42
+
+[api]
+listen = "127.0.0.1:8474"
+
+[log]
+level = "debug"
+format = "json"
+file = "/var/log/faultline.log"
+
+[defaults]
+connect_timeout = "5s"
+half_closed_timeout = "10m"
+idle_timeout = "1h"
+inside = "server"
+buffer_limit = "64KiB"
+
+[[proxy]]
+name = "pg"
+listen = "127.0.0.1:15432"
+upstream = "127.0.0.1:5432"
+enabled = false
+allow = ["127.0.0.0/8", "::1"]
+deny = ["127.0.0.2"]
+idle_timeout = "0"
+inside = "client"
+
+[[proxy]]
+name = "redis.cache-1"
+listen = "localhost:0"
+upstream = "cache.internal:6379"
+buffer_limit = 2048
+)";
+
+}  // namespace
+
+TEST_CASE("reads every section of a valid file") {
+    const auto config = parse_config(full_example, "chaos.toml");
+    CHECK(config.seed == 42U);
+    CHECK(config.api.listen == Endpoint{"127.0.0.1", 8474});
+    CHECK_FALSE(config.api.token);
+    CHECK(config.log.level == "debug");
+    CHECK(config.log.format == LogFormat::json);
+    CHECK(config.log.file == "/var/log/faultline.log");
+    CHECK(config.defaults.connect_timeout == 5s);
+    CHECK(config.defaults.inside == Side::server);
+    CHECK(config.defaults.buffer_limit == 64U * 1024U);
+    REQUIRE(config.proxies.size() == 2);
+    const auto& pg = config.proxies[0];
+    CHECK(pg.name == "pg");
+    CHECK(pg.listen == Endpoint{"127.0.0.1", 15432});
+    CHECK(pg.upstream == Endpoint{"127.0.0.1", 5432});
+    CHECK_FALSE(pg.enabled);
+    REQUIRE(pg.allow.size() == 2);
+    CHECK(pg.allow[1].text() == "::1/128");
+    REQUIRE(pg.deny.size() == 1);
+    CHECK(pg.deny[0].text() == "127.0.0.2/32");
+}
+
+TEST_CASE("lets proxy values override defaults, which override the built-in values") {
+    const auto config = parse_config(full_example, "chaos.toml");
+    const auto& pg = config.proxies[0].settings;
+    CHECK(pg.idle_timeout == 0ms);
+    CHECK(pg.inside == Side::client);
+    CHECK(pg.connect_timeout == 5s);
+    CHECK(pg.half_closed_timeout == 10min);
+    CHECK(pg.buffer_limit == 64U * 1024U);
+    const auto& redis = config.proxies[1];
+    CHECK(redis.name == "redis.cache-1");
+    CHECK(redis.listen == Endpoint{"127.0.0.1", 0});
+    CHECK(redis.upstream == Endpoint{"cache.internal", 6379});
+    CHECK(redis.enabled);
+    CHECK(redis.allow.empty());
+    CHECK(redis.settings.inside == Side::server);
+    CHECK(redis.settings.buffer_limit == 2048U);
+}
+
+TEST_CASE("uses the built-in values for everything an empty file leaves out") {
+    const auto config = parse_config("", "empty.toml");
+    const ProxySettings built_in;
+    CHECK_FALSE(config.seed);
+    CHECK(config.api.listen == Endpoint{"127.0.0.1", 8474});
+    CHECK(config.log.level == "info");
+    CHECK(config.log.format == LogFormat::text);
+    CHECK_FALSE(config.log.file);
+    CHECK(config.defaults.connect_timeout == built_in.connect_timeout);
+    CHECK(config.defaults.idle_timeout == 1h);
+    CHECK(config.defaults.buffer_limit == 1U << 20U);
+    CHECK(config.proxies.empty());
+}
+
+TEST_CASE("accepts any api.listen address when a token is set") {
+    const auto config = parse_config("[api]\nlisten = \"0.0.0.0:9000\"\ntoken = \"s3cret\"\n", "c");
+    CHECK(config.api.listen == Endpoint{"0.0.0.0", 9000});
+    CHECK(config.api.token == "s3cret");
+}
+
+TEST_CASE("lets proxies share port 0 but not a real listen address") {
+    CHECK(errors_of(R"([[proxy]]
+name = "a"
+listen = "127.0.0.1:0"
+upstream = "127.0.0.1:1"
+[[proxy]]
+name = "b"
+listen = "127.0.0.1:0"
+upstream = "127.0.0.1:1"
+)") == "(valid)");
+    check_invalid({
+        {R"([[proxy]]
+name = "a"
+listen = "127.0.0.1:7000"
+upstream = "127.0.0.1:1"
+[[proxy]]
+name = "b"
+listen = "localhost:7000"
+upstream = "127.0.0.1:1"
+)",
+         {"chaos.toml:7:10: proxy[1].listen: 127.0.0.1:7000 is already used by proxy[0]"}},
+    });
+}
+
+TEST_CASE("reports missing required keys at the table and unknown keys at the key") {
+    check_invalid({
+        {R"(seed = 1
+
+[[proxy]]
+name = "pg"
+lisen = "127.0.0.1:15432"
+)",
+         {"chaos.toml:3:1: proxy[0]: missing required key 'listen'",
+          "chaos.toml:3:1: proxy[0]: missing required key 'upstream'",
+          "chaos.toml:5:1: proxy[0].lisen: unknown key; known: name, listen, upstream, enabled, "
+          "allow, deny, connect_timeout, half_closed_timeout, idle_timeout, inside, "
+          "buffer_limit"}},
+        {"sed = 1\n", {"chaos.toml:1:1: sed: unknown key; known: seed, api, log, defaults, proxy"}},
+        {"[default]\nidle_timeout = \"1s\"\n",
+         {"chaos.toml:1:1: default: unknown key; known: seed, api, log, defaults, proxy"}},
+        {"[api]\nport = 1\n", {"chaos.toml:2:1: api.port: unknown key; known: listen, token"}},
+        {"[log]\nlevels = 1\n",
+         {"chaos.toml:2:1: log.levels: unknown key; known: level, format, file"}},
+        {"[defaults]\nname = \"x\"\n",
+         {"chaos.toml:2:1: defaults.name: unknown key; known: connect_timeout, "
+          "half_closed_timeout, idle_timeout, inside, buffer_limit"}},
+    });
+}
+
+TEST_CASE("refuses fault rules and expectations instead of ignoring them") {
+    check_invalid({
+        {R"([[proxy]]
+name = "pg"
+listen = "127.0.0.1:15432"
+upstream = "127.0.0.1:5432"
+
+  [[proxy.rule]]
+  name = "slow-replies"
+  type = "latency"
+)",
+         {"chaos.toml:6:3: proxy[0].rule: fault rules are not supported by this version"}},
+        {"[[expect]]\nname = \"x\"\n",
+         {"chaos.toml:1:1: expect: expectations are not supported by this version"}},
+        {"[[rule]]\n",
+         {"chaos.toml:1:1: rule: unknown key; known: seed, api, log, defaults, proxy"}},
+    });
+}
+
+TEST_CASE("says which type was expected and which was seen") {
+    check_invalid({
+        {"[[proxy]]\nname = \"pg\"\nlisten = \"127.0.0.1:1\"\nupstream = \"127.0.0.1:2\"\n"
+         "enabled = \"yes\"\n",
+         {"chaos.toml:5:11: proxy[0].enabled: expected a boolean, got a string"}},
+        {"seed = \"42\"\n",
+         {"chaos.toml:1:8: seed: expected a non-negative integer, got a string"}},
+        {"api = 1\n", {"chaos.toml:1:7: api: expected a table, got an integer"}},
+        {"log = []\n", {"chaos.toml:1:7: log: expected a table, got an array"}},
+        {"[log]\nfile = 2\n", {"chaos.toml:2:8: log.file: expected a string, got an integer"}},
+        {"[proxy]\nname = \"pg\"\n",
+         {"chaos.toml:1:1: proxy: expected an array of tables ([[proxy]]), got a table"}},
+        {"proxy = [1]\n", {"chaos.toml:1:10: proxy[0]: expected a table, got an integer"}},
+        {"[defaults]\nidle_timeout = 30\n",
+         {"chaos.toml:2:16: defaults.idle_timeout: expected a duration string like \"30s\", got an "
+          "integer"}},
+        {"[defaults]\nconnect_timeout = 1.5\n",
+         {"chaos.toml:2:19: defaults.connect_timeout: expected a duration string like \"30s\", got "
+          "a floating-point number"}},
+        {"[defaults]\nbuffer_limit = true\n",
+         {"chaos.toml:2:16: defaults.buffer_limit: expected a size in bytes like 65536 or "
+          "\"1MiB\", got a boolean"}},
+        {"[defaults]\ninside = 1979-05-27\n",
+         {"chaos.toml:2:10: defaults.inside: expected a string, got a date"}},
+    });
+}
+
+TEST_CASE("lists the valid values when a value is not one of them") {
+    check_invalid({
+        {"[log]\nlevel = \"verbose\"\n",
+         {"chaos.toml:2:9: log.level: unknown level 'verbose'; known: trace, debug, info, warn, "
+          "error"}},
+        {"[log]\nformat = \"xml\"\n",
+         {"chaos.toml:2:10: log.format: unknown format 'xml'; known: text, json"}},
+        {"[defaults]\ninside = \"both\"\n",
+         {"chaos.toml:2:10: defaults.inside: unknown side 'both'; known: client, server"}},
+    });
+}
+
+TEST_CASE("checks the values of the top-level sections") {
+    check_invalid({
+        {"seed = -1\n", {"chaos.toml:1:8: seed: expected a non-negative integer, got -1"}},
+        {"[api]\nlisten = \"0.0.0.0:8474\"\n",
+         {"chaos.toml:2:10: api.listen: listening on 0.0.0.0:8474 beyond loopback requires "
+          "api.token"}},
+        {"[api]\nlisten = \"[::]:8474\"\n",
+         {"chaos.toml:2:10: api.listen: listening on [::]:8474 beyond loopback requires "
+          "api.token"}},
+        {"[api]\nlisten = \"example.com:8474\"\n",
+         {"chaos.toml:2:10: api.listen: listen address must be an IP literal or localhost, got "
+          "'example.com'"}},
+        {"[api]\ntoken = \"\"\n",
+         {"chaos.toml:2:9: api.token: expected a non-empty string, got ''"}},
+        {"[log]\nfile = \"\"\n", {"chaos.toml:2:8: log.file: expected a non-empty string, got ''"}},
+    });
+}
+
+TEST_CASE("checks durations and buffer limits wherever they appear") {
+    check_invalid({
+        {"[defaults]\nconnect_timeout = \"1.5s\"\n",
+         {"chaos.toml:2:19: defaults.connect_timeout: expected a duration like \"500ms\", "
+          "\"30s\", \"1m30s\" or \"0\", got '1.5s'"}},
+        {"[defaults]\nidle_timeout = \"-1s\"\n",
+         {"chaos.toml:2:16: defaults.idle_timeout: expected a duration like \"500ms\", \"30s\", "
+          "\"1m30s\" or \"0\", got '-1s'"}},
+        {"[defaults]\nbuffer_limit = 512\n",
+         {"chaos.toml:2:16: defaults.buffer_limit: expected 1024 bytes to 1 GiB, got 512 bytes"}},
+        {"[defaults]\nbuffer_limit = \"2048MiB\"\n",
+         {"chaos.toml:2:16: defaults.buffer_limit: expected 1024 bytes to 1 GiB, got 2147483648 "
+          "bytes"}},
+        {"[defaults]\nbuffer_limit = -1\n",
+         {"chaos.toml:2:16: defaults.buffer_limit: expected 1024 bytes to 1 GiB, got -1 bytes"}},
+        {"[defaults]\nbuffer_limit = \"1 MiB\"\n",
+         {"chaos.toml:2:16: defaults.buffer_limit: expected a size like \"64KiB\" or \"1MiB\" "
+          "(units B, KB, MB, KiB, MiB), got '1 MiB'"}},
+        {"[[proxy]]\nname = \"pg\"\nlisten = \"127.0.0.1:1\"\nupstream = \"127.0.0.1:2\"\n"
+         "half_closed_timeout = \"10\"\n",
+         {"chaos.toml:5:23: proxy[0].half_closed_timeout: expected a duration like \"500ms\", "
+          "\"30s\", \"1m30s\" or \"0\", got '10'"}},
+    });
+}
+
+TEST_CASE("checks each proxy's name, addresses and client lists") {
+    const std::string head = "[[proxy]]\nname = \"pg\"\nlisten = \"127.0.0.1:1\"\n";
+    check_invalid({
+        {head + "upstream = \"abc\"\n",
+         {"chaos.toml:4:12: proxy[0].upstream: expected host:port, got 'abc'"}},
+        {head + "upstream = \"127.0.0.1:0\"\n",
+         {"chaos.toml:4:12: proxy[0].upstream: port 0 is not allowed for an upstream; expected "
+          "1-65535"}},
+        {head + "upstream = \"127.0.0.1:70000\"\n",
+         {"chaos.toml:4:12: proxy[0].upstream: port 70000 out of range 0-65535"}},
+        {"[[proxy]]\nname = \"pg\"\nlisten = \"example.com:1\"\nupstream = \"db:1\"\n",
+         {"chaos.toml:3:10: proxy[0].listen: listen address must be an IP literal or localhost, "
+          "got 'example.com'"}},
+        {head + "upstream = \"db:1\"\nallow = [\"10.0.0.0/8\", \"10.0.0.0/33\"]\n",
+         {"chaos.toml:5:24: proxy[0].allow[1]: invalid network '10.0.0.0/33'; expected an address "
+          "or CIDR like \"10.0.0.0/8\" or \"::1/128\""}},
+        {head + "upstream = \"db:1\"\ndeny = [8]\n",
+         {"chaos.toml:5:9: proxy[0].deny[0]: expected a CIDR string, got an integer"}},
+        {head + "upstream = \"db:1\"\nallow = \"10.0.0.0/8\"\n",
+         {"chaos.toml:5:9: proxy[0].allow: expected an array of CIDR strings, got a string"}},
+        {"[[proxy]]\nname = \"my pg\"\nlisten = \"127.0.0.1:1\"\nupstream = \"db:1\"\n",
+         {"chaos.toml:2:8: proxy[0].name: invalid name 'my pg'; use only letters, digits, '.', "
+          "'_' and '-'"}},
+        {"[[proxy]]\nname = \"\"\nlisten = \"127.0.0.1:1\"\nupstream = \"db:1\"\n",
+         {"chaos.toml:2:8: proxy[0].name: expected a non-empty string, got ''"}},
+        {head + "upstream = \"db:1\"\n[[proxy]]\nname = \"pg\"\nlisten = \"127.0.0.1:2\"\n"
+                "upstream = \"db:1\"\n",
+         {"chaos.toml:6:8: proxy[1].name: name 'pg' is already used by proxy[0]"}},
+    });
+}
+
+TEST_CASE("collects every error and sorts them by position in the file") {
+    check_invalid({
+        {R"([[proxy]]
+name = "pg"
+listen = "127.0.0.1:15432"
+upstream = "127.0.0.1:5432"
+enabled = "yes"
+idle_timeout = "soon"
+
+[log]
+level = "verbose"
+
+[defaults]
+inside = "both"
+)",
+         {"chaos.toml:5:11: proxy[0].enabled: expected a boolean, got a string",
+          "chaos.toml:6:16: proxy[0].idle_timeout: expected a duration like \"500ms\", \"30s\", "
+          "\"1m30s\" or \"0\", got 'soon'",
+          "chaos.toml:9:9: log.level: unknown level 'verbose'; known: trace, debug, info, warn, "
+          "error",
+          "chaos.toml:12:10: defaults.inside: unknown side 'both'; known: client, server"}},
+    });
+}
+
+TEST_CASE("reports a TOML syntax error as one message with its location") {
+    CHECK(errors_of("seed = 1\nseed = 2\n") ==
+          "chaos.toml:2:8: Error while parsing key-value pair: cannot redefine existing integer "
+          "'seed'");
+    CHECK(errors_of("[api]\nlisten = \n") ==
+          "chaos.toml:2:10: Error while parsing key-value pair: expected value, saw '\\n'");
+}
+
+TEST_CASE("names a file that cannot be read and says why") {
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {"/nonexistent-faultline-dir/chaos.toml",
+         "/nonexistent-faultline-dir/chaos.toml: cannot read file: No such file or directory"},
+        {"/", "/: cannot read file: Is a directory"},
+    };
+    for (const auto& [path, message] : cases) {
+        try {
+            static_cast<void>(load_config(path));
+            FAIL("load_config should have thrown");
+        } catch (const ConfigError& error) {
+            CHECK(error.errors() == std::vector<std::string>{message});
+        }
+    }
+}
+
+TEST_CASE("loads a file from disk and names it in messages") {
+    char path[] = "/tmp/faultline-config-XXXXXX";
+    const int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    static_cast<void>(close(fd));
+    std::ofstream(path) << "[log]\nlevel = \"loud\"\n";
+    try {
+        static_cast<void>(load_config(path));
+        FAIL("load_config should have thrown");
+    } catch (const ConfigError& error) {
+        CHECK(std::string(error.what()) == std::string(path) +
+                                               ":2:9: log.level: unknown level 'loud'; known: "
+                                               "trace, debug, info, warn, error");
+    }
+    std::ofstream(path) << "seed = 7\n";
+    CHECK(load_config(path).seed == 7U);
+    static_cast<void>(std::remove(path));
+}
+
+TEST_CASE("reads buffer limits as bytes or as a string with a decimal or binary unit") {
+    const std::vector<std::pair<std::string, std::size_t>> cases{
+        {"2048", 2048},
+        {"\"1024B\"", 1024},
+        {"\"2KB\"", 2000},
+        {"\"1MB\"", 1'000'000},
+        {"\"64KiB\"", 65'536},
+        {"\"1MiB\"", 1'048'576},
+        {"1073741824", 1U << 30U},
+        {"\"1024MiB\"", 1U << 30U},
+    };
+    for (const auto& limit : cases) {
+        CAPTURE(limit.first);
+        const auto config = parse_config("[defaults]\nbuffer_limit = " + limit.first, "c");
+        CHECK(config.defaults.buffer_limit == limit.second);
+    }
+    for (const std::string unit : {"1GiB", "1kib", "1K", "KiB", "1.5MiB", "1MiB "}) {
+        CAPTURE(unit);
+        CHECK(errors_of("[defaults]\nbuffer_limit = \"" + unit + "\"") ==
+              "chaos.toml:2:16: defaults.buffer_limit: expected a size like \"64KiB\" or \"1MiB\" "
+              "(units B, KB, MB, KiB, MiB), got '" +
+                  unit + "'");
+    }
+}
+
+TEST_CASE("parses duration strings into milliseconds") {
+    CHECK(parse_duration("0") == 0ms);
+    CHECK(parse_duration("0s") == 0ms);
+    CHECK(parse_duration("500ms") == 500ms);
+    CHECK(parse_duration("30s") == 30s);
+    CHECK(parse_duration("10m") == 10min);
+    CHECK(parse_duration("1h") == 1h);
+    CHECK(parse_duration("1m30s") == 90s);
+    CHECK(parse_duration("1h2m3s4ms") == 1h + 2min + 3s + 4ms);
+    CHECK(parse_duration("90m") == 90min);
+}
+
+TEST_CASE("rejects durations that are not whole numbers of units, largest unit first") {
+    for (const std::string text :
+         {"", "10", "s", "1.5s", "-1s", "+1s", " 1s", "1s ", "1 s", "1d", "1S", "30s1m", "1s1s",
+          "1ms1s", "1h-1m", "0x10s", "99999999999999999999ms", "9999999999999999h"}) {
+        CAPTURE(text);
+        CHECK_FALSE(parse_duration(text));
+    }
+}
+
+TEST_CASE("formats a duration with the largest unit that divides it exactly") {
+    CHECK(format_duration(0ms) == "0s");
+    CHECK(format_duration(1h) == "1h");
+    CHECK(format_duration(90s) == "90s");
+    CHECK(format_duration(90min) == "90m");
+    CHECK(format_duration(250ms) == "250ms");
+    CHECK(format_duration(1500ms) == "1500ms");
+    CHECK(format_duration(-30s) == "-30s");
+    for (const Duration duration :
+         std::initializer_list<Duration>{0ms, 1ms, 999ms, 1s, 61s, 1h + 1ms, 48h}) {
+        CHECK(parse_duration(format_duration(duration)) == duration);
+    }
+}
+
+TEST_CASE("names the sides as the configuration spells them") {
+    CHECK(side_name(Side::client) == "client");
+    CHECK(side_name(Side::server) == "server");
+}
+
+}  // namespace faultline::rules
