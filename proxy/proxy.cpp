@@ -1,6 +1,12 @@
 // Listening and accepting for one proxy.
 #include "proxy/proxy.hpp"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include "proxy/address.hpp"
 #include "proxy/log.hpp"
 #include "proxy/runtime.hpp"
@@ -14,19 +20,39 @@ Proxy::~Proxy() { stop_listening(); }
 
 int Proxy::start() {
     sockaddr_storage address{};
-    int err = to_sockaddr(config_.listen, address);
-    if (err != 0) return err;
-    listener_ = UvHandle<uv_tcp_t>(this);
-    err = uv_tcp_init(runtime_.loop(), listener_.get());
-    if (err != 0) return err;
-    listener_.mark_initialised();
-    err = uv_tcp_bind(listener_.get(), reinterpret_cast<const sockaddr*>(&address), 0);
-    if (err == 0) err = uv_listen(listener_.stream(), SOMAXCONN, on_connection);
-    if (err != 0) {
-        listener_.close();
+    if (int err = to_sockaddr(config_.listen, address); err != 0) return err;
+    int fd = ::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    socklen_t length = address.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, reinterpret_cast<const sockaddr*>(&address), length) != 0 ||
+        listen(fd, SOMAXCONN) != 0) {
+        int err = -errno;
+        ::close(fd);
         return err;
     }
-    bound_address_ = local_address(listener_.get());
+    acceptor_ = UvHandle<uv_poll_t>(this);
+    resume_timer_ = UvHandle<uv_timer_t>(this);
+    int err = uv_poll_init_socket(runtime_.loop(), acceptor_.get(), fd);
+    if (err == 0) {
+        acceptor_.mark_initialised();
+        err = uv_timer_init(runtime_.loop(), resume_timer_.get());
+    }
+    if (err == 0) {
+        resume_timer_.mark_initialised();
+        err = uv_poll_start(acceptor_.get(), UV_READABLE, on_acceptable);
+    }
+    listen_fd_ = fd;
+    if (err != 0) {
+        stop_listening();
+        return err;
+    }
+    sockaddr_storage bound{};
+    socklen_t bound_length = sizeof bound;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length) == 0) {
+        bound_address_ = address_text(reinterpret_cast<const sockaddr&>(bound));
+    }
     log_event(spdlog::level::info, {{"event", "listening"},
                                     {"kind", "proxy"},
                                     {"proxy", config_.name},
@@ -36,37 +62,106 @@ int Proxy::start() {
 }
 
 void Proxy::stop_listening() {
-    listener_.close();
+    // The poll handle lets go of the descriptor synchronously; then it can be closed.
+    acceptor_.close();
+    resume_timer_.close();
+    if (listen_fd_ >= 0) ::close(std::exchange(listen_fd_, -1));
     bound_address_.clear();
 }
 
-void Proxy::on_connection(uv_stream_t* server, int status) {
-    auto* self = static_cast<Proxy*>(server->data);
-    if (!self) return;
-    if (status < 0) {
-        self->record_accept_failure(status);
-        return;
-    }
-    self->accept_one();
+void Proxy::on_acceptable(uv_poll_t* handle, int status, int) {
+    auto* self = static_cast<Proxy*>(handle->data);
+    if (self && status == 0) self->accept_pending();
 }
 
-void Proxy::accept_one() {
+void Proxy::accept_pending() {
+    // Bounded, so that a flood of connects cannot starve the sessions already running.
+    for (int i = 0; i < 64 && listen_fd_ >= 0 && !is_paused_; ++i) {
+        int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            start_session(fd);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno == EMFILE || errno == ENFILE) {
+            drop_one(-errno);
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            log_event(spdlog::level::warn, {{"event", "accept_failed"},
+                                            {"proxy", config_.name},
+                                            {"error", uv_err_name(-errno)}});
+        }
+        return;
+    }
+}
+
+void Proxy::start_session(int fd) {
     UvHandle<uv_tcp_t> client(nullptr);
     int err = uv_tcp_init(runtime_.loop(), client.get());
     if (err == 0) {
         client.mark_initialised();
-        err = uv_accept(listener_.stream(), client.stream());
+        err = uv_tcp_open(client.get(), fd);
     }
     if (err != 0) {
-        record_accept_failure(err);
+        ::close(fd);
+        log_event(spdlog::level::warn, {{"event", "accept_failed"},
+                                        {"proxy", config_.name},
+                                        {"error", uv_err_name(err)}});
         return;
     }
-    if (is_accept_failing_) {
-        is_accept_failing_ = false;
-        log_event(spdlog::level::info,
-                  {{"event", "accept_resumed"}, {"proxy", config_.name}});
-    }
     runtime_.create_session(*this).start(std::move(client));
+}
+
+// No descriptor for the next connection: borrow the reserve one to accept it, so that it can be
+// reset and recorded instead of left waiting, then pause.
+void Proxy::drop_one(int status) {
+    pause_accepting(status);
+    runtime_.release_reserve_descriptor();
+    sockaddr_storage peer{};
+    socklen_t length = sizeof peer;
+    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_CLOEXEC);
+    if (fd >= 0) {
+        linger abort{1, 0};
+        (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+        ::close(fd);
+        TeardownRecord record;
+        record.id = runtime_.allocate_id();
+        record.proxy = config_.name;
+        record.cause = {Reason::unknown, Initiator::faultline, uv_err_name(status), {}};
+        record.inside = config_.settings.inside;
+        record.client.address = address_text(reinterpret_cast<const sockaddr&>(peer));
+        record.client.state = EndpointState::rst_sent;
+        record.server.address = config_.upstream.text();
+        record.server.state = EndpointState::not_connected;
+        runtime_.record(record);
+    }
+    runtime_.restore_reserve_descriptor();
+}
+
+void Proxy::pause_accepting(int status) {
+    if (!is_out_of_descriptors_) {
+        is_out_of_descriptors_ = true;
+        log_event(spdlog::level::warn, {{"event", "accept_paused"},
+                                        {"proxy", config_.name},
+                                        {"error", uv_err_name(status)},
+                                        {"message", uv_strerror(status)}});
+    }
+    if (!acceptor_ || !resume_timer_) return;
+    is_paused_ = true;
+    (void)uv_poll_stop(acceptor_.get());
+    (void)uv_timer_start(resume_timer_.get(), on_resume, accept_pause_ms, 0);
+}
+
+void Proxy::on_resume(uv_timer_t* handle) {
+    auto* self = static_cast<Proxy*>(handle->data);
+    if (!self || !self->acceptor_) return;
+    self->is_paused_ = false;
+    (void)uv_poll_start(self->acceptor_.get(), UV_READABLE, on_acceptable);
+}
+
+void Proxy::note_connected() {
+    if (!is_out_of_descriptors_) return;
+    is_out_of_descriptors_ = false;
+    log_event(spdlog::level::info, {{"event", "accept_resumed"}, {"proxy", config_.name}});
 }
 
 void Proxy::note_outcome(bool upstream_failed) {
@@ -82,27 +177,6 @@ void Proxy::note_outcome(bool upstream_failed) {
                {"connects", figures.connects},
                {"upstream_resets", figures.upstream_failures},
                {"window_s", 60}});
-}
-
-// libuv has already closed what it could not accept (EMFILE: it frees a reserved descriptor,
-// accepts and closes the waiting connections). Log once per episode, record what was dropped.
-void Proxy::record_accept_failure(int status) {
-    if (!is_accept_failing_) {
-        is_accept_failing_ = true;
-        log_event(spdlog::level::warn, {{"event", "accept_failed"},
-                                        {"proxy", config_.name},
-                                        {"error", uv_err_name(status)},
-                                        {"message", uv_strerror(status)}});
-    }
-    TeardownRecord record;
-    record.id = runtime_.allocate_id();
-    record.proxy = config_.name;
-    record.cause = {Reason::unknown, Initiator::faultline, uv_err_name(status), {}};
-    record.inside = config_.settings.inside;
-    record.client.state = EndpointState::error;
-    record.server.address = config_.upstream.text();
-    record.server.state = EndpointState::not_connected;
-    runtime_.record(record);
 }
 
 }  // namespace faultline::proxy

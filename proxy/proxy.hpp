@@ -1,4 +1,7 @@
-// One configured proxy: its listener and the sessions it accepts.
+// One configured proxy: its listening socket and the sessions it accepts. faultline accepts by
+// itself rather than through uv_listen, so that running out of descriptors is in its hands:
+// libuv's own remedy closes waiting connections silently, while faultline must record each one
+// it drops and pause accepting for a moment.
 #pragma once
 
 #include <uv.h>
@@ -15,6 +18,8 @@ class Runtime;
 
 class Proxy {
 public:
+    static constexpr std::uint64_t accept_pause_ms = 100;
+
     Proxy(Runtime& runtime, rules::ProxyConfig config);
     Proxy(const Proxy&) = delete;
     Proxy& operator=(const Proxy&) = delete;
@@ -30,21 +35,31 @@ public:
     // The bound address ("127.0.0.1:40123"), empty when not listening.
     [[nodiscard]] const std::string& listen_address() const { return bound_address_; }
 
+    // Out of descriptors (EMFILE, ENFILE): stop accepting for accept_pause_ms; new connections
+    // wait in the kernel's queue meanwhile. Logged once per episode.
+    void pause_accepting(int status);
+    // A session reached its upstream: accepting works, the episode (if any) is over.
+    void note_connected();
     // A finished connection's outcome, for the refusal diagnosis: did the upstream reset or
     // refuse it?
     void note_outcome(bool upstream_failed);
 
 private:
-    static void on_connection(uv_stream_t* server, int status);
-    void accept_one();
-    void record_accept_failure(int status);
+    static void on_acceptable(uv_poll_t* handle, int status, int events);
+    static void on_resume(uv_timer_t* handle);
+    void accept_pending();
+    void start_session(int fd);
+    void drop_one(int status);
 
     Runtime& runtime_;
     rules::ProxyConfig config_;
-    UvHandle<uv_tcp_t> listener_;
+    int listen_fd_ = -1;
+    UvHandle<uv_poll_t> acceptor_;
+    UvHandle<uv_timer_t> resume_timer_;
     std::string bound_address_;
     RefusalDiagnosis diagnosis_;
-    bool is_accept_failing_ = false;  // logged once per episode of accept errors
+    bool is_paused_ = false;
+    bool is_out_of_descriptors_ = false;  // an episode: logged when it starts and when it ends
 };
 
 }  // namespace faultline::proxy

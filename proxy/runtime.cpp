@@ -1,7 +1,11 @@
 // Shared per-loop services.
 #include "proxy/runtime.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cassert>
+#include <utility>
 
 #include "proxy/log.hpp"
 
@@ -12,9 +16,18 @@ Runtime::Runtime(uv_loop_t* loop) : loop_(loop), reaper_(this) {
     assert(err == 0);
     (void)err;
     reaper_.mark_initialised();
+    restore_reserve_descriptor();
 }
 
-Runtime::~Runtime() = default;
+Runtime::~Runtime() { release_reserve_descriptor(); }
+
+void Runtime::release_reserve_descriptor() {
+    if (reserve_fd_ >= 0) ::close(std::exchange(reserve_fd_, -1));
+}
+
+void Runtime::restore_reserve_descriptor() {
+    if (reserve_fd_ < 0) reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
 
 Session& Runtime::create_session(Proxy& proxy) {
     std::uint64_t id = allocate_id();

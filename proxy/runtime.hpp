@@ -49,6 +49,11 @@ public:
     void unregister_upstream(const std::string& local_address);
     [[nodiscard]] Session* upstream_session(const std::string& local_address) const;
 
+    // One descriptor kept open for the moment when there is none left: released to accept a
+    // connection that must be dropped (so it can be reset and recorded), then taken again.
+    void release_reserve_descriptor();
+    void restore_reserve_descriptor();
+
     // Stops the deferred-deletion handle; called once at shutdown after sessions are cleared.
     void close();
 
@@ -65,6 +70,7 @@ private:
     std::vector<std::function<void()>> deferred_;
     std::unordered_map<std::string, Session*> upstreams_;
     UvHandle<uv_check_t> reaper_;
+    int reserve_fd_ = -1;
 };
 
 }  // namespace faultline::proxy

@@ -148,6 +148,7 @@ void Session::on_connect(uv_connect_t* req, int status) {
 void Session::on_connected(int status) {
     if (finished_) return;
     if (status == 0) {
+        proxy_.note_connected();
         server_.is_connected = true;
         (void)uv_tcp_nodelay(server_.tcp.get(), 1);
         note_activity();
@@ -165,6 +166,7 @@ void Session::on_connected(int status) {
         end_with_reset({Reason::syn_timeout, Initiator::faultline, {}, {}},
                        EndpointState::rst_sent, EndpointState::connect_timeout);
     } else {
+        if (status == UV_EMFILE || status == UV_ENFILE) proxy_.pause_accepting(status);
         end_with_reset({Reason::unknown, Initiator::faultline, uv_err_name(status), {}},
                        EndpointState::rst_sent, EndpointState::error);
     }
