@@ -100,6 +100,7 @@ void ApiServer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
 }
 
 void ApiServer::on_data(Connection& connection, std::string_view data) {
+    if (connection.close_after_writes) return;  // input after the last answer is discarded
     auto state = connection.parser.feed(data);
     while (state == HttpParser::State::complete && !connection.close_after_writes) {
         HttpRequest request = connection.parser.take();
@@ -141,7 +142,6 @@ void ApiServer::respond(Connection& connection, const HttpResponse& response, bo
     ++connection.pending_writes;
     if (!keep_alive) {
         connection.close_after_writes = true;
-        (void)uv_read_stop(connection.tcp.stream());
     } else {
         (void)uv_timer_start(connection.timer.get(), on_timeout,
                              static_cast<std::uint64_t>(request_timeout.count()), 0);
@@ -153,9 +153,25 @@ void ApiServer::on_write(uv_write_t* req, int status) {
     auto* connection = static_cast<Connection*>(req->handle->data);
     if (!connection || status == UV_ECANCELED) return;
     --connection->pending_writes;
-    if (status < 0 || (connection->close_after_writes && connection->pending_writes == 0)) {
+    if (status < 0) {
         connection->server->close(*connection);
+    } else if (connection->close_after_writes && connection->pending_writes == 0) {
+        connection->server->linger(*connection);
     }
+}
+
+// Closing a socket with unread input makes the kernel send RST, which can overtake the answer
+// (a client still sending an oversized request would see ECONNRESET instead of the 413). So:
+// FIN after the answer, then read and discard until the client closes, for a bounded time.
+void ApiServer::linger(Connection& connection) {
+    auto* req = new uv_shutdown_t{};
+    if (uv_shutdown(req, connection.tcp.stream(), [](uv_shutdown_t* r, int) { delete r; }) != 0) {
+        delete req;
+        close(connection);
+        return;
+    }
+    (void)uv_timer_start(connection.timer.get(), on_timeout,
+                         static_cast<std::uint64_t>(linger_timeout.count()), 0);
 }
 
 void ApiServer::on_timeout(uv_timer_t* handle) {

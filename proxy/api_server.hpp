@@ -25,6 +25,7 @@ class ApiServer {
 public:
     using Handler = std::function<HttpResponse(const HttpRequest&)>;
     static constexpr std::chrono::milliseconds request_timeout{10000};
+    static constexpr std::chrono::milliseconds linger_timeout{2000};
 
     ApiServer(Runtime& runtime, Handler handler, std::optional<std::string> token);
     ApiServer(const ApiServer&) = delete;
@@ -49,6 +50,7 @@ private:
     void on_data(Connection& connection, std::string_view data);
     void respond(Connection& connection, const HttpResponse& response, bool keep_alive);
     [[nodiscard]] HttpResponse dispatch(const HttpRequest& request);
+    void linger(Connection& connection);
     void close(Connection& connection);
 
     Runtime& runtime_;
