@@ -1,0 +1,332 @@
+// Black-box tests of teardown classification (DESIGN section 3): each way a connection can end,
+// produced with real sockets, with what each endpoint observes and the JSON record faultline
+// writes for it.
+#include <doctest/doctest.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tests/e2e/harness.hpp"
+
+namespace faultline::e2e {
+namespace {
+
+// Connects to a listener that never accepts until a connect no longer completes: its accept
+// queue is full and further SYNs are dropped (TCP-FACTS K22). The returned sockets keep it full.
+std::vector<Fd> fill_accept_queue(const Listener& listener) {
+    std::vector<Fd> held;
+    for (int attempt = 0; attempt < 64; ++attempt) {
+        Connected connected = try_connect(listener.address(), 200ms);
+        if (connected.error == ETIMEDOUT) {
+            held.push_back(std::move(connected.fd));
+            return held;
+        }
+        if (connected.error != 0) {
+            throw std::runtime_error("filling the accept queue: connect failed: " +
+                                     errno_name(connected.error));
+        }
+        held.push_back(std::move(connected.fd));
+    }
+    throw std::runtime_error("the accept queue never filled");
+}
+
+// The server closes without reading what the client sent: its kernel answers with RST (K1).
+void server_resets_by_closing_with_unread_input(Session& session) {
+    REQUIRE(send_all(session.client.get(), "a request nobody reads") == 0);
+    REQUIRE((wait_poll(session.server.get(), POLLIN, io_timeout) & POLLIN) != 0);
+    session.server.reset();
+}
+
+// SO_LINGER {1, 0} and close: an RST at once (K5).
+void client_resets(Session& session) {
+    set_linger_reset(session.client.get());
+    session.client.reset();
+}
+
+void check_denied_client(std::string_view access_list) {
+    ProxyFixture fixture(access_list);
+    INFO(fixture.faultline.log_tail());
+    // The kernel completes the handshake (K30); faultline then resets the connection.
+    const Connected client = try_connect(fixture.proxy);
+    CHECK(first_end(client) == "ECONNRESET");
+
+    const auto record = fixture.faultline.wait_teardown_of(client.local_address);
+    REQUIRE(record);
+    INFO(record->dump());
+    CHECK(summary(*record) ==
+          "reason=Uauth Deny initiator=faultline client=rst_sent/Uauth Deny "
+          "server=not_connected/Uauth Deny");
+    // The record is written when the session is over: by then no upstream connect was made.
+    CHECK_FALSE(has_pending_connection(fixture.server.fd.get(), 0ms));
+}
+
+}  // namespace
+
+TEST_SUITE("e2e teardown records") {
+    TEST_CASE(
+        "a normal close in both directions is TCP FINs, initiated by the client that closed "
+        "first") {
+        ProxyFixture fixture;
+        INFO(fixture.faultline.log_tail());
+        Session session = fixture.open_session();
+        fixture.round_trip(session);
+
+        REQUIRE(::shutdown(session.client.get(), SHUT_WR) == 0);
+        CHECK(read_to_end(session.server.get()).describe() == "EOF");
+        session.server.reset();
+        CHECK(read_to_end(session.client.get()).describe() == "EOF");
+        session.client.reset();
+
+        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
+        REQUIRE(record);
+        INFO(record->dump());
+        CHECK(summary(*record) ==
+              "reason=TCP FINs initiator=client client=closed/TCP FINs server=closed/TCP FINs");
+    }
+
+    TEST_CASE(
+        "a normal close in both directions is TCP FINs, initiated by the server that closed "
+        "first") {
+        ProxyFixture fixture;
+        INFO(fixture.faultline.log_tail());
+        Session session = fixture.open_session();
+        fixture.round_trip(session);
+
+        REQUIRE(::shutdown(session.server.get(), SHUT_WR) == 0);
+        CHECK(read_to_end(session.client.get()).describe() == "EOF");
+        session.client.reset();
+        CHECK(read_to_end(session.server.get()).describe() == "EOF");
+        session.server.reset();
+
+        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
+        REQUIRE(record);
+        INFO(record->dump());
+        CHECK(summary(*record) ==
+              "reason=TCP FINs initiator=server client=closed/TCP FINs server=closed/TCP FINs");
+    }
+
+    TEST_CASE("a teardown record carries exactly the documented fields") {
+        ProxyFixture fixture;
+        INFO(fixture.faultline.log_tail());
+        std::vector<Json> records;
+        for (int i = 0; i < 2; ++i) {
+            Session session = fixture.open_session();
+            fixture.round_trip(session);
+            REQUIRE(send_all(session.client.get(), "0123456789") == 0);
+            REQUIRE(recv_exact(session.server.get(), 10).bytes == "0123456789");
+            session.client.reset();
+            CHECK(read_to_end(session.server.get()).describe() == "EOF");
+            session.server.reset();
+            const auto record = fixture.faultline.wait_teardown_of(session.client_address);
+            REQUIRE(record);
+            records.push_back(*record);
+        }
+        const Json& record = records[0];
+        INFO(record.dump());
+
+        std::set<std::string> keys;
+        for (const auto& item : record.items())
+            keys.insert(item.key());
+        CHECK(keys == std::set<std::string>{"event", "time", "level", "id", "proxy", "reason",
+                                            "initiator", "client", "server", "duration_ms",
+                                            "bytes_up", "bytes_down", "rule"});
+        for (const char* side : {"client", "server"}) {
+            CAPTURE(side);
+            REQUIRE(record[side].is_object());
+            std::set<std::string> leg_keys;
+            for (const auto& item : record[side].items())
+                leg_keys.insert(item.key());
+            CHECK(leg_keys == std::set<std::string>{"address", "state", "reason"});
+        }
+        CHECK(record["event"] == "teardown");
+        CHECK(record["level"] == "info");
+        CHECK(record["proxy"] == "p");
+        CHECK(record["id"].is_number_integer());
+        CHECK(record["duration_ms"].is_number_integer());
+        CHECK(record["duration_ms"] >= 0);
+        CHECK(record["server"]["address"] == fixture.server.text());
+        CHECK(record["bytes_up"] == 14);   // "ping" + "0123456789"
+        CHECK(record["bytes_down"] == 4);  // "pong"
+        CHECK(record["rule"].is_null());
+        CHECK(records[1]["id"] != records[0]["id"]);
+    }
+
+    TEST_CASE("a server that closes with unread input resets the client: Reset-O") {
+        ProxyFixture fixture;
+        INFO(fixture.faultline.log_tail());
+        Session session = fixture.open_session();
+        server_resets_by_closing_with_unread_input(session);
+        CHECK(read_to_end(session.client.get()).describe() == "ECONNRESET");
+
+        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
+        REQUIRE(record);
+        INFO(record->dump());
+        CHECK(
+            summary(*record) ==
+            "reason=Reset-O initiator=server client=rst_sent/Reset-O server=rst_received/Reset-O");
+    }
+
+    TEST_CASE("with inside = server, a server's reset is Reset-I") {
+        ProxyFixture fixture("inside = \"server\"");
+        INFO(fixture.faultline.log_tail());
+        Session session = fixture.open_session();
+        server_resets_by_closing_with_unread_input(session);
+        CHECK(read_to_end(session.client.get()).describe() == "ECONNRESET");
+
+        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
+        REQUIRE(record);
+        INFO(record->dump());
+        CHECK(
+            summary(*record) ==
+            "reason=Reset-I initiator=server client=rst_sent/Reset-I server=rst_received/Reset-I");
+    }
+
+    TEST_CASE("a client's reset reaches the server as ECONNRESET: Reset-I") {
+        ProxyFixture fixture;
+        INFO(fixture.faultline.log_tail());
+        Session session = fixture.open_session();
+        fixture.round_trip(session);
+        client_resets(session);
+        CHECK(read_to_end(session.server.get()).describe() == "ECONNRESET");
+
+        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
+        REQUIRE(record);
+        INFO(record->dump());
+        CHECK(
+            summary(*record) ==
+            "reason=Reset-I initiator=client client=rst_received/Reset-I server=rst_sent/Reset-I");
+    }
+
+    TEST_CASE("with inside = server, a client's reset is Reset-O") {
+        ProxyFixture fixture("inside = \"server\"");
+        INFO(fixture.faultline.log_tail());
+        Session session = fixture.open_session();
+        fixture.round_trip(session);
+        client_resets(session);
+        CHECK(read_to_end(session.server.get()).describe() == "ECONNRESET");
+
+        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
+        REQUIRE(record);
+        INFO(record->dump());
+        CHECK(
+            summary(*record) ==
+            "reason=Reset-O initiator=client client=rst_received/Reset-O server=rst_sent/Reset-O");
+    }
+
+    TEST_CASE("an upstream that refuses the connect resets the client: Reset-O") {
+        const std::uint16_t closed_port = unused_port();
+        const TempConfig config(proxy_config(closed_port));
+        Faultline faultline(config);
+        INFO(faultline.log_tail());
+        REQUIRE(faultline.wait_ready());
+        const Connected client = try_connect(faultline.proxy_sockaddr("p"));
+        CHECK(first_end(client) == "ECONNRESET");
+
+        const auto record = faultline.wait_teardown_of(client.local_address);
+        REQUIRE(record);
+        INFO(record->dump());
+        CHECK(summary(*record) ==
+              "reason=Reset-O initiator=server client=rst_sent/Reset-O server=refused/Reset-O");
+        CHECK((*record)["server"]["address"] == address_text(loopback(closed_port)));
+    }
+
+    TEST_CASE("an upstream connect that does not finish within connect_timeout is SYN Timeout") {
+        ProxyFixture fixture("connect_timeout = \"300ms\"", {}, 0);
+        INFO(fixture.faultline.log_tail());
+        const std::vector<Fd> queue_fillers = fill_accept_queue(fixture.server);
+        const Connected client = try_connect(fixture.proxy);
+        CHECK(first_end(client) == "ECONNRESET");
+
+        const auto record = fixture.faultline.wait_teardown_of(client.local_address);
+        REQUIRE(record);
+        INFO(record->dump());
+        CHECK(summary(*record) ==
+              "reason=SYN Timeout initiator=faultline client=rst_sent/SYN Timeout "
+              "server=connect_timeout/SYN Timeout");
+    }
+
+    TEST_CASE("an idle connection is closed on both sides after idle_timeout: Conn-timeout") {
+        ProxyFixture fixture("idle_timeout = \"300ms\"");
+        INFO(fixture.faultline.log_tail());
+        Session session = fixture.open_session();
+        fixture.round_trip(session);
+
+        CHECK(read_to_end(session.client.get()).describe() == "EOF");
+        CHECK(read_to_end(session.server.get()).describe() == "EOF");
+
+        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
+        REQUIRE(record);
+        INFO(record->dump());
+        CHECK(summary(*record) ==
+              "reason=Conn-timeout initiator=faultline client=timed_out/Conn-timeout "
+              "server=timed_out/Conn-timeout");
+    }
+
+    TEST_CASE(
+        "a half-close that the server never answers is reset after half_closed_timeout: FIN "
+        "Timeout") {
+        ProxyFixture fixture("half_closed_timeout = \"300ms\"");
+        INFO(fixture.faultline.log_tail());
+        Session session = fixture.open_session();
+        fixture.round_trip(session);
+
+        REQUIRE(::shutdown(session.client.get(), SHUT_WR) == 0);
+        CHECK(read_to_end(session.server.get()).describe() == "EOF");
+        // The server keeps its side open; faultline gives up and resets both ends.
+        CHECK(read_to_end(session.client.get()).describe() == "ECONNRESET");
+        // The server already read EOF, so its reads keep returning 0 (the kernel reports EOF before
+        // a later error); the reset shows as POLLHUP/POLLERR and as a failing send.
+        CHECK((wait_poll(session.server.get(), 0, io_timeout) & (POLLHUP | POLLERR)) != 0);
+        const long sent = send_once(session.server.get(), "late");
+        const std::string send_result = sent >= 0 ? "sent" : errno_name(static_cast<int>(-sent));
+        CHECK((send_result == "EPIPE" || send_result == "ECONNRESET"));
+
+        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
+        REQUIRE(record);
+        INFO(record->dump());
+        CHECK(summary(*record) ==
+              "reason=FIN Timeout initiator=faultline client=timed_out/TCP FINs "
+              "server=timed_out/FIN Timeout");
+    }
+
+    TEST_CASE("a client outside the allow list is reset and never reaches the server: Uauth Deny") {
+        check_denied_client("allow = [\"10.0.0.0/8\"]");
+    }
+
+    TEST_CASE("a client inside the deny list is reset and never reaches the server: Uauth Deny") {
+        check_denied_client("deny = [\"127.0.0.0/8\"]");
+    }
+
+    TEST_CASE("a proxy pointed at itself refuses the loop at once: SYN Control") {
+        // The one exception to port 0: the upstream must be the proxy's own listen address.
+        const std::uint16_t port = unused_port();
+        const std::string address = address_text(loopback(port));
+        const TempConfig config("[[proxy]]\nname = \"loop\"\nlisten = \"" + address +
+                                "\"\nupstream = \"" + address + "\"\n");
+        Faultline faultline(config);
+        INFO(faultline.log_tail());
+        REQUIRE(faultline.wait_ready());
+        REQUIRE(faultline.proxy_address("loop") == address);
+
+        const Connected client = try_connect(loopback(port));
+        CHECK(first_end(client) == "ECONNRESET");
+
+        // The client's session and the looped inner one, and nothing after them.
+        const std::vector<Json> records = faultline.wait_teardown_count(2);
+        REQUIRE(records.size() == 2);
+        for (const Json& record : records) {
+            INFO(record.dump());
+            CHECK(record["reason"] == "SYN Control");
+        }
+        CHECK(std::any_of(records.begin(), records.end(), [&](const Json& record) {
+            return record["client"]["address"] == client.local_address;
+        }));
+        CHECK(faultline.wait_teardown_count(3, 500ms).size() == 2);
+    }
+}
+
+}  // namespace faultline::e2e
