@@ -29,7 +29,9 @@ struct ResponseWrite {
 ApiServer::ApiServer(Runtime& runtime, Handler handler, std::optional<std::string> token)
     : runtime_(runtime), handler_(std::move(handler)), token_(std::move(token)) {}
 
-ApiServer::~ApiServer() { stop(); }
+ApiServer::~ApiServer() {
+    stop();
+}
 
 int ApiServer::start(const rules::Endpoint& listen) {
     sockaddr_storage address{};
@@ -123,8 +125,8 @@ HttpResponse ApiServer::dispatch(const HttpRequest& request) {
     try {
         return handler_(request);
     } catch (const std::exception& e) {
-        log_message(spdlog::level::err, std::string("api: ") + request.method + " " +
-                                            request.path + " failed: " + e.what());
+        log_message(spdlog::level::err, std::string("api: ") + request.method + " " + request.path +
+                                            " failed: " + e.what());
         return error_response(500, e.what());
     }
 }

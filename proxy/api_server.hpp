@@ -22,7 +22,7 @@ namespace faultline::proxy {
 class Runtime;
 
 class ApiServer {
-public:
+  public:
     using Handler = std::function<HttpResponse(const HttpRequest&)>;
     static constexpr std::chrono::milliseconds request_timeout{10000};
     static constexpr std::chrono::milliseconds linger_timeout{2000};
@@ -38,7 +38,7 @@ public:
     void stop();
     [[nodiscard]] const std::string& address() const { return bound_address_; }
 
-private:
+  private:
     struct Connection;
 
     static void on_connection(uv_stream_t* server, int status);

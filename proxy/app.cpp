@@ -36,7 +36,8 @@ void App::run() {
     runtime_.reset();
     int err = uv_loop_close(&loop_);
     is_loop_closed_ = err == 0;
-    if (err != 0) log_message(spdlog::level::err, "event loop still busy at exit: " + uv_error_text(err));
+    if (err != 0)
+        log_message(spdlog::level::err, "event loop still busy at exit: " + uv_error_text(err));
     spdlog::default_logger()->flush();
 }
 
@@ -76,10 +77,11 @@ void App::on_signal(uv_signal_t* handle, int signum) {
 void App::shutdown(int signum) {
     if (is_shutting_down_) return;
     is_shutting_down_ = true;
-    log_event(spdlog::level::info,
-              {{"event", "shutdown"}, {"signal", signum == SIGINT ? "SIGINT" : "SIGTERM"},
-               {"live_connections", runtime_->sessions().size()}});
-    for (auto& proxy : proxies_) proxy->stop_listening();
+    log_event(spdlog::level::info, {{"event", "shutdown"},
+                                    {"signal", signum == SIGINT ? "SIGINT" : "SIGTERM"},
+                                    {"live_connections", runtime_->sessions().size()}});
+    for (auto& proxy : proxies_)
+        proxy->stop_listening();
     api_->stop();
     runtime_->clear_sessions(nullptr, Reason::xlate_clear);
     signals_.clear();

@@ -18,12 +18,12 @@ namespace faultline::proxy {
 
 // A listener that could not be opened, and the like: exit status 1.
 class StartupError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 class App {
-public:
+  public:
     explicit App(rules::Config config);
     App(const App&) = delete;
     App& operator=(const App&) = delete;
@@ -33,7 +33,7 @@ public:
     // Clear) and returns. Throws StartupError when a listener cannot be opened.
     void run();
 
-private:
+  private:
     static void on_signal(uv_signal_t* handle, int signum);
     void start();
     void shutdown(int signum);

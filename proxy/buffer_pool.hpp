@@ -9,7 +9,7 @@
 namespace faultline::proxy {
 
 class BufferPool {
-public:
+  public:
     static constexpr std::size_t buffer_size = 64 * 1024;
 
     [[nodiscard]] char* take() {
@@ -28,7 +28,7 @@ public:
         }
     }
 
-private:
+  private:
     static constexpr std::size_t max_free_ = 64;
     std::vector<std::unique_ptr<char[]>> free_;
 };

@@ -10,7 +10,7 @@
 namespace faultline::proxy {
 
 class RefusalDiagnosis {
-public:
+  public:
     struct Settings {
         std::uint64_t window_ms = 60'000;
         std::size_t min_connects = 20;
@@ -31,7 +31,7 @@ public:
     [[nodiscard]] Figures figures() const { return {outcomes_.size(), failures_}; }
     [[nodiscard]] bool is_active() const { return is_active_; }
 
-private:
+  private:
     struct Outcome {
         std::uint64_t at_ms;
         bool failed;

@@ -18,8 +18,10 @@ std::string lower(std::string_view text) {
 }
 
 std::string_view trim(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
+        text.remove_prefix(1);
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
+        text.remove_suffix(1);
     return text;
 }
 
@@ -42,23 +44,40 @@ std::string_view HttpRequest::header(std::string_view name) const {
 
 std::string_view status_text(int status) {
     switch (status) {
-        case 200: return "OK";
-        case 201: return "Created";
-        case 204: return "No Content";
-        case 400: return "Bad Request";
-        case 401: return "Unauthorized";
-        case 403: return "Forbidden";
-        case 404: return "Not Found";
-        case 405: return "Method Not Allowed";
-        case 408: return "Request Timeout";
-        case 409: return "Conflict";
-        case 411: return "Length Required";
-        case 413: return "Payload Too Large";
-        case 431: return "Request Header Fields Too Large";
-        case 500: return "Internal Server Error";
-        case 501: return "Not Implemented";
-        case 505: return "HTTP Version Not Supported";
-        default: return "Unknown";
+        case 200:
+            return "OK";
+        case 201:
+            return "Created";
+        case 204:
+            return "No Content";
+        case 400:
+            return "Bad Request";
+        case 401:
+            return "Unauthorized";
+        case 403:
+            return "Forbidden";
+        case 404:
+            return "Not Found";
+        case 405:
+            return "Method Not Allowed";
+        case 408:
+            return "Request Timeout";
+        case 409:
+            return "Conflict";
+        case 411:
+            return "Length Required";
+        case 413:
+            return "Payload Too Large";
+        case 431:
+            return "Request Header Fields Too Large";
+        case 500:
+            return "Internal Server Error";
+        case 501:
+            return "Not Implemented";
+        case 505:
+            return "HTTP Version Not Supported";
+        default:
+            return "Unknown";
     }
 }
 
@@ -68,12 +87,14 @@ HttpResponse error_response(int status, std::string_view message) {
 }
 
 std::string serialize(const HttpResponse& response, bool keep_alive) {
-    std::string out = fmt::format("HTTP/1.1 {} {}\r\n", response.status, status_text(response.status));
+    std::string out =
+        fmt::format("HTTP/1.1 {} {}\r\n", response.status, status_text(response.status));
     if (response.status != 204) {
         out += fmt::format("Content-Type: {}\r\nContent-Length: {}\r\n", response.content_type,
                            response.body.size());
     }
-    for (const auto& [name, value] : response.headers) out += fmt::format("{}: {}\r\n", name, value);
+    for (const auto& [name, value] : response.headers)
+        out += fmt::format("{}: {}\r\n", name, value);
     out += keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
     if (response.status != 204) out += response.body;
     return out;
@@ -142,7 +163,8 @@ bool HttpParser::parse_head(std::string_view head) {
     request_.method = std::string(method);
     auto question = target.find('?');
     request_.path = std::string(target.substr(0, question));
-    if (question != std::string_view::npos) request_.query = std::string(target.substr(question + 1));
+    if (question != std::string_view::npos)
+        request_.query = std::string(target.substr(question + 1));
     request_.keep_alive = version == "HTTP/1.1";
 
     std::string_view rest = line_end == std::string_view::npos ? "" : head.substr(line_end + 2);

@@ -13,8 +13,8 @@ namespace faultline::proxy {
 
 struct HttpRequest {
     std::string method;
-    std::string path;   // without the query
-    std::string query;  // after '?', empty when none
+    std::string path;                                          // without the query
+    std::string query;                                         // after '?', empty when none
     std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
     std::string body;
     bool keep_alive = true;
@@ -36,7 +36,7 @@ struct HttpResponse {
 [[nodiscard]] HttpResponse error_response(int status, std::string_view message);
 
 class HttpParser {
-public:
+  public:
     static constexpr std::size_t max_header_bytes = 16 * 1024;
     static constexpr std::size_t max_body_bytes = 1024 * 1024;
 
@@ -51,7 +51,7 @@ public:
     [[nodiscard]] const std::string& error_message() const { return error_message_; }
     [[nodiscard]] bool has_buffered_input() const { return !buffer_.empty(); }
 
-private:
+  private:
     State parse();
     State fail(int status, std::string message);
     bool parse_head(std::string_view head);

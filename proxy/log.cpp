@@ -27,12 +27,18 @@ std::string utc_timestamp() {
 
 std::string_view level_name(spdlog::level::level_enum level) {
     switch (level) {
-        case spdlog::level::trace: return "trace";
-        case spdlog::level::debug: return "debug";
-        case spdlog::level::info: return "info";
-        case spdlog::level::warn: return "warn";
-        case spdlog::level::err: return "error";
-        default: return "critical";
+        case spdlog::level::trace:
+            return "trace";
+        case spdlog::level::debug:
+            return "debug";
+        case spdlog::level::info:
+            return "info";
+        case spdlog::level::warn:
+            return "warn";
+        case spdlog::level::err:
+            return "error";
+        default:
+            return "critical";
     }
 }
 
@@ -84,7 +90,9 @@ void setup_logging(const rules::LogConfig& config) {
     spdlog::set_default_logger(logger);
 }
 
-rules::LogFormat log_format() { return format_; }
+rules::LogFormat log_format() {
+    return format_;
+}
 
 void log_event(spdlog::level::level_enum level, const nlohmann::ordered_json& event,
                const std::string& text) {
@@ -93,7 +101,8 @@ void log_event(spdlog::level::level_enum level, const nlohmann::ordered_json& ev
         nlohmann::ordered_json line;
         line["time"] = utc_timestamp();
         line["level"] = level_name(level);
-        for (const auto& [key, value] : event.items()) line[key] = value;
+        for (const auto& [key, value] : event.items())
+            line[key] = value;
         spdlog::log(level, "{}", line.dump());
     } else {
         spdlog::log(level, "{}", text.empty() ? generic_text(event) : text);

@@ -66,7 +66,8 @@ int run_check(const std::vector<std::string_view>& args) {
         std::cout << path << ": ok (" << config.proxies.size() << " proxies)\n";
         return 0;
     } catch (const ConfigError& e) {
-        for (const auto& error : e.errors()) std::cerr << error << '\n';
+        for (const auto& error : e.errors())
+            std::cerr << error << '\n';
         return 2;
     }
 }
@@ -80,7 +81,8 @@ int run_serve(const std::vector<std::string_view>& args) {
             return 0;
         }
         auto value = [&](std::optional<std::string>& slot) {
-            if (i + 1 >= args.size()) throw UsageError{std::string(arg) + " needs a value", serve_usage};
+            if (i + 1 >= args.size())
+                throw UsageError{std::string(arg) + " needs a value", serve_usage};
             slot = std::string(args[++i]);
         };
         if (arg == "--config") {
@@ -100,7 +102,8 @@ int run_serve(const std::vector<std::string_view>& args) {
     try {
         if (config_path) config = faultline::rules::load_config(*config_path);
     } catch (const ConfigError& e) {
-        for (const auto& error : e.errors()) std::cerr << error << '\n';
+        for (const auto& error : e.errors())
+            std::cerr << error << '\n';
         return 2;
     }
     if (api) {

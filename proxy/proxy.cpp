@@ -16,7 +16,9 @@ namespace faultline::proxy {
 Proxy::Proxy(Runtime& runtime, rules::ProxyConfig config)
     : runtime_(runtime), config_(std::move(config)) {}
 
-Proxy::~Proxy() { stop_listening(); }
+Proxy::~Proxy() {
+    stop_listening();
+}
 
 int Proxy::start() {
     sockaddr_storage address{};
@@ -103,9 +105,9 @@ void Proxy::start_session(int fd) {
     }
     if (err != 0) {
         ::close(fd);
-        log_event(spdlog::level::warn, {{"event", "accept_failed"},
-                                        {"proxy", config_.name},
-                                        {"error", uv_err_name(err)}});
+        log_event(
+            spdlog::level::warn,
+            {{"event", "accept_failed"}, {"proxy", config_.name}, {"error", uv_err_name(err)}});
         return;
     }
     runtime_.create_session(*this).start(std::move(client));

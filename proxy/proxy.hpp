@@ -17,7 +17,7 @@ namespace faultline::proxy {
 class Runtime;
 
 class Proxy {
-public:
+  public:
     static constexpr std::uint64_t accept_pause_ms = 100;
 
     Proxy(Runtime& runtime, rules::ProxyConfig config);
@@ -44,7 +44,7 @@ public:
     // refuse it?
     void note_outcome(bool upstream_failed);
 
-private:
+  private:
     static void on_acceptable(uv_poll_t* handle, int status, int events);
     static void on_resume(uv_timer_t* handle);
     void accept_pending();

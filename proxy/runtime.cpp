@@ -19,7 +19,9 @@ Runtime::Runtime(uv_loop_t* loop) : loop_(loop), reaper_(this) {
     restore_reserve_descriptor();
 }
 
-Runtime::~Runtime() { release_reserve_descriptor(); }
+Runtime::~Runtime() {
+    release_reserve_descriptor();
+}
 
 void Runtime::release_reserve_descriptor() {
     if (reserve_fd_ >= 0) ::close(std::exchange(reserve_fd_, -1));
@@ -72,7 +74,8 @@ void Runtime::run_deferred() {
     retired_.clear();
     auto tasks = std::move(deferred_);
     deferred_.clear();
-    for (auto& task : tasks) task();
+    for (auto& task : tasks)
+        task();
 }
 
 void Runtime::clear_sessions(const Proxy* proxy, Reason reason) {
@@ -80,7 +83,8 @@ void Runtime::clear_sessions(const Proxy* proxy, Reason reason) {
     for (auto& [id, session] : sessions_) {
         if (!proxy || &session->proxy() == proxy) victims.push_back(session.get());
     }
-    for (Session* session : victims) session->clear(reason);
+    for (Session* session : victims)
+        session->clear(reason);
 }
 
 void Runtime::register_upstream(const std::string& local_address, Session& session) {

@@ -20,7 +20,7 @@
 namespace faultline::proxy {
 
 class Runtime {
-public:
+  public:
     explicit Runtime(uv_loop_t* loop);
     Runtime(const Runtime&) = delete;
     Runtime& operator=(const Runtime&) = delete;
@@ -57,7 +57,7 @@ public:
     // Stops the deferred-deletion handle; called once at shutdown after sessions are cleared.
     void close();
 
-private:
+  private:
     static void on_check(uv_check_t* handle);
     void start_reaper();
     void run_deferred();

@@ -40,7 +40,9 @@ Session::~Session() {
     stop_reset_watch(server_);
 }
 
-const rules::ProxySettings& Session::settings() const { return proxy_.config().settings; }
+const rules::ProxySettings& Session::settings() const {
+    return proxy_.config().settings;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Start: client checks, loop detection, upstream connect.
@@ -65,9 +67,10 @@ void Session::start(UvHandle<uv_tcp_t> client) {
         }
     }
     if (is_loop) {
-        end_with_reset({Reason::syn_control, Initiator::faultline, {}, {}},
-                       EndpointState::rst_sent, EndpointState::not_connected);
-        for (Session* s : chain) s->clear(Reason::syn_control);
+        end_with_reset({Reason::syn_control, Initiator::faultline, {}, {}}, EndpointState::rst_sent,
+                       EndpointState::not_connected);
+        for (Session* s : chain)
+            s->clear(Reason::syn_control);
         return;
     }
 
@@ -76,8 +79,8 @@ void Session::start(UvHandle<uv_tcp_t> client) {
     const auto& config = proxy_.config();
     if (uv_tcp_getpeername(client_.tcp.get(), reinterpret_cast<sockaddr*>(&peer), &length) == 0 &&
         !rules::client_allowed(config.allow, config.deny, reinterpret_cast<sockaddr&>(peer))) {
-        end_with_reset({Reason::uauth_deny, Initiator::faultline, {}, {}},
-                       EndpointState::rst_sent, EndpointState::not_connected);
+        end_with_reset({Reason::uauth_deny, Initiator::faultline, {}, {}}, EndpointState::rst_sent,
+                       EndpointState::not_connected);
         return;
     }
     connect_upstream();
@@ -163,8 +166,8 @@ void Session::on_connected(int status) {
                        EndpointState::rst_sent, EndpointState::refused);
     } else if (status == UV_ETIMEDOUT) {
         server_.history.connect_timed_out = true;
-        end_with_reset({Reason::syn_timeout, Initiator::faultline, {}, {}},
-                       EndpointState::rst_sent, EndpointState::connect_timeout);
+        end_with_reset({Reason::syn_timeout, Initiator::faultline, {}, {}}, EndpointState::rst_sent,
+                       EndpointState::connect_timeout);
     } else {
         if (status == UV_EMFILE || status == UV_ENFILE) proxy_.pause_accepting(status);
         end_with_reset({Reason::unknown, Initiator::faultline, uv_err_name(status), {}},
@@ -395,14 +398,17 @@ void Session::on_leg_failed(Leg& leg, int status) {
 // ---------------------------------------------------------------------------------------------
 // Timers.
 
-void Session::note_activity() { last_activity_ = uv_now(runtime_.loop()); }
+void Session::note_activity() {
+    last_activity_ = uv_now(runtime_.loop());
+}
 
 void Session::arm_timer() {
     if (finished_ || !timer_) return;
     const auto& s = settings();
     std::uint64_t due = UINT64_MAX;
     auto consider = [&due](std::uint64_t since, rules::Duration timeout) {
-        if (timeout.count() > 0) due = std::min(due, since + static_cast<std::uint64_t>(timeout.count()));
+        if (timeout.count() > 0)
+            due = std::min(due, since + static_cast<std::uint64_t>(timeout.count()));
     };
     if (!server_.is_connected) {
         consider(started_at_, s.connect_timeout);
@@ -469,8 +475,7 @@ void Session::set_cause(Cause cause) {
     if (!cause_) cause_ = std::move(cause);
 }
 
-void Session::end_with_reset(Cause cause, EndpointState client_state,
-                             EndpointState server_state) {
+void Session::end_with_reset(Cause cause, EndpointState client_state, EndpointState server_state) {
     if (finished_) return;
     set_cause(std::move(cause));
     client_.history.state = client_state;

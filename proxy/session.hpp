@@ -29,7 +29,7 @@ class Proxy;
 class Runtime;
 
 class Session {
-public:
+  public:
     Session(Runtime& runtime, Proxy& proxy, std::uint64_t id);
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
@@ -48,7 +48,7 @@ public:
     [[nodiscard]] bool is_finished() const { return finished_; }
     [[nodiscard]] const std::string& client_address() const { return client_.history.address; }
 
-private:
+  private:
     struct Leg {
         Session* session = nullptr;
         Side side = Side::client;
@@ -58,10 +58,10 @@ private:
         EndpointHistory history;
         bool is_connected = false;
         bool is_reading = false;
-        bool has_eof = false;           // read EOF: its input is drained
+        bool has_eof = false;  // read EOF: its input is drained
         bool is_shutdown_requested = false;
-        bool is_shut_down = false;      // our FIN toward it is out
-        std::size_t queued_bytes = 0;   // accepted for writing toward it, not yet written
+        bool is_shut_down = false;     // our FIN toward it is out
+        std::size_t queued_bytes = 0;  // accepted for writing toward it, not yet written
         std::uint64_t delivered_bytes = 0;
     };
     struct WriteRequest;

@@ -7,43 +7,68 @@ namespace faultline::proxy {
 
 std::string_view reason_name(Reason reason) {
     switch (reason) {
-        case Reason::reset_i: return "Reset-I";
-        case Reason::reset_o: return "Reset-O";
-        case Reason::tcp_fins: return "TCP FINs";
-        case Reason::fin_timeout: return "FIN Timeout";
-        case Reason::syn_timeout: return "SYN Timeout";
-        case Reason::xlate_clear: return "Xlate Clear";
-        case Reason::deny: return "Deny";
-        case Reason::syn_control: return "SYN Control";
-        case Reason::uauth_deny: return "Uauth Deny";
-        case Reason::unknown: return "Unknown";
-        case Reason::conn_timeout: return "Conn-timeout";
+        case Reason::reset_i:
+            return "Reset-I";
+        case Reason::reset_o:
+            return "Reset-O";
+        case Reason::tcp_fins:
+            return "TCP FINs";
+        case Reason::fin_timeout:
+            return "FIN Timeout";
+        case Reason::syn_timeout:
+            return "SYN Timeout";
+        case Reason::xlate_clear:
+            return "Xlate Clear";
+        case Reason::deny:
+            return "Deny";
+        case Reason::syn_control:
+            return "SYN Control";
+        case Reason::uauth_deny:
+            return "Uauth Deny";
+        case Reason::unknown:
+            return "Unknown";
+        case Reason::conn_timeout:
+            return "Conn-timeout";
     }
     return "Unknown";
 }
 
 std::string_view state_name(EndpointState state) {
     switch (state) {
-        case EndpointState::open: return "open";
-        case EndpointState::not_connected: return "not_connected";
-        case EndpointState::fin_received: return "fin_received";
-        case EndpointState::fin_sent: return "fin_sent";
-        case EndpointState::rst_received: return "rst_received";
-        case EndpointState::rst_sent: return "rst_sent";
-        case EndpointState::refused: return "refused";
-        case EndpointState::connect_timeout: return "connect_timeout";
-        case EndpointState::timed_out: return "timed_out";
-        case EndpointState::closed: return "closed";
-        case EndpointState::error: return "error";
+        case EndpointState::open:
+            return "open";
+        case EndpointState::not_connected:
+            return "not_connected";
+        case EndpointState::fin_received:
+            return "fin_received";
+        case EndpointState::fin_sent:
+            return "fin_sent";
+        case EndpointState::rst_received:
+            return "rst_received";
+        case EndpointState::rst_sent:
+            return "rst_sent";
+        case EndpointState::refused:
+            return "refused";
+        case EndpointState::connect_timeout:
+            return "connect_timeout";
+        case EndpointState::timed_out:
+            return "timed_out";
+        case EndpointState::closed:
+            return "closed";
+        case EndpointState::error:
+            return "error";
     }
     return "error";
 }
 
 std::string_view initiator_name(Initiator initiator) {
     switch (initiator) {
-        case Initiator::client: return "client";
-        case Initiator::server: return "server";
-        case Initiator::faultline: return "faultline";
+        case Initiator::client:
+            return "client";
+        case Initiator::server:
+            return "server";
+        case Initiator::faultline:
+            return "faultline";
     }
     return "faultline";
 }

@@ -6,11 +6,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "rules/config.hpp"
 
@@ -58,9 +57,9 @@ enum class Initiator { client, server, faultline };
 struct EndpointHistory {
     std::string address;  // empty when unknown
     EndpointState state = EndpointState::open;
-    bool sent_fin = false;          // we read EOF from it
-    bool sent_rst = false;          // we read or wrote ECONNRESET/EPIPE on it
-    bool refused = false;           // its connect answered ECONNREFUSED
+    bool sent_fin = false;  // we read EOF from it
+    bool sent_rst = false;  // we read or wrote ECONNRESET/EPIPE on it
+    bool refused = false;   // its connect answered ECONNREFUSED
     bool connect_timed_out = false;
 };
 

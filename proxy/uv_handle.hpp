@@ -15,7 +15,7 @@ namespace faultline::proxy {
 
 template <typename T>
 class UvHandle {
-public:
+  public:
     UvHandle() = default;
     // The handle is allocated but not yet initialised: call the matching uv_*_init on get(),
     // then mark_initialised(). Until then destruction only frees the memory.
@@ -68,7 +68,7 @@ public:
         close();
     }
 
-private:
+  private:
     static void on_close(uv_handle_t* handle) { delete reinterpret_cast<T*>(handle); }
 
     T* handle_ = nullptr;

@@ -15,7 +15,7 @@
 namespace faultline::rules {
 
 class Cidr {
-public:
+  public:
     // "10.0.0.0/8", "127.0.0.1", "::1/128", "fe80::/10"; nullopt when malformed or when the
     // prefix is longer than the address.
     [[nodiscard]] static std::optional<Cidr> parse(std::string_view text);
@@ -24,7 +24,7 @@ public:
     [[nodiscard]] bool contains(const sockaddr& address) const;
     [[nodiscard]] std::string text() const;
 
-private:
+  private:
     bool is_v6_ = false;
     std::array<std::uint8_t, 16> bytes_{};  // network address, first 4 bytes for IPv4
     unsigned prefix_ = 0;

@@ -27,9 +27,9 @@ enum class Side { client, server };
 
 // Per-proxy settings that [defaults] provides and a [[proxy]] may override.
 struct ProxySettings {
-    Duration connect_timeout = std::chrono::seconds(30);       // 0 = no faultline timeout
-    Duration half_closed_timeout = std::chrono::minutes(10);   // 0 = never
-    Duration idle_timeout = std::chrono::hours(1);             // 0 = never
+    Duration connect_timeout = std::chrono::seconds(30);      // 0 = no faultline timeout
+    Duration half_closed_timeout = std::chrono::minutes(10);  // 0 = never
+    Duration idle_timeout = std::chrono::hours(1);            // 0 = never
     Side inside = Side::client;
     std::size_t buffer_limit = std::size_t{1} << 20;  // queued bytes per direction
 };
@@ -67,11 +67,11 @@ struct Config {
 
 // Thrown with every error found; what() joins them with newlines.
 class ConfigError : public std::runtime_error {
-public:
+  public:
     explicit ConfigError(std::vector<std::string> errors);
     [[nodiscard]] const std::vector<std::string>& errors() const { return errors_; }
 
-private:
+  private:
     std::vector<std::string> errors_;
 };
 

@@ -44,8 +44,8 @@ sockaddr_in api_address(Faultline& faultline) {
 
 TEST_SUITE("e2e api") {
     TEST_CASE("serves /version and /healthz as JSON without a configuration file") {
-        Faultline faultline(std::vector<std::string>{"serve", "--api", "127.0.0.1:0",
-                                                     "--log-format", "json"});
+        Faultline faultline(
+            std::vector<std::string>{"serve", "--api", "127.0.0.1:0", "--log-format", "json"});
         INFO(faultline.log_tail());
         auto api = api_address(faultline);
 
@@ -67,12 +67,13 @@ TEST_SUITE("e2e api") {
     }
 
     TEST_CASE("answers several requests on one keep-alive connection") {
-        Faultline faultline(std::vector<std::string>{"serve", "--api", "127.0.0.1:0",
-                                                     "--log-format", "json"});
+        Faultline faultline(
+            std::vector<std::string>{"serve", "--api", "127.0.0.1:0", "--log-format", "json"});
         auto api = api_address(faultline);
         Fd fd = connect_to(api);
-        REQUIRE(send_all(fd.get(), "GET /version HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\n"
-                                   "Connection: close\r\n\r\n") == 0);
+        REQUIRE(send_all(fd.get(),
+                         "GET /version HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\n"
+                         "Connection: close\r\n\r\n") == 0);
         Received received = recv_until_eof(fd.get());
         CHECK(received.eof);
         auto first = received.bytes.find("HTTP/1.1 200 OK");
@@ -82,8 +83,8 @@ TEST_SUITE("e2e api") {
 
     TEST_CASE("with a token, requests without the right bearer token get 401") {
         TempConfig config("[api]\nlisten = \"127.0.0.1:0\"\ntoken = \"s3cret\"\n");
-        Faultline faultline(std::vector<std::string>{"serve", "--config", config.path(),
-                                                     "--log-format", "json"});
+        Faultline faultline(
+            std::vector<std::string>{"serve", "--config", config.path(), "--log-format", "json"});
         INFO(faultline.log_tail());
         auto api = api_address(faultline);
         CHECK(request(api, get("/version")).status == 401);
@@ -92,8 +93,8 @@ TEST_SUITE("e2e api") {
     }
 
     TEST_CASE("malformed and oversized requests get a 4xx answer and the server stays up") {
-        Faultline faultline(std::vector<std::string>{"serve", "--api", "127.0.0.1:0",
-                                                     "--log-format", "json"});
+        Faultline faultline(
+            std::vector<std::string>{"serve", "--api", "127.0.0.1:0", "--log-format", "json"});
         INFO(faultline.log_tail());
         auto api = api_address(faultline);
         CHECK(request(api, "BROKEN\r\n\r\n").status == 400);

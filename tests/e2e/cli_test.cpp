@@ -43,13 +43,16 @@ idle_timeout = 30
         CHECK(result.status.code() == 2);
         const std::string& file = config.path();
         std::vector<std::string> expected{
-            file + ":2:9: log.level: unknown level 'verbose'; known: trace, debug, info, warn, error",
+            file +
+                ":2:9: log.level: unknown level 'verbose'; known: trace, debug, info, warn, error",
             file + ":4:1: proxy[0]: missing required key 'listen'",
-            file + ":6:1: proxy[0].lisen: unknown key; known: name, listen, upstream, enabled, "
-                   "allow, deny, connect_timeout, half_closed_timeout, idle_timeout, inside, "
-                   "buffer_limit",
-            file + ":8:16: proxy[0].idle_timeout: expected a duration string like \"30s\", got an "
-                   "integer",
+            file +
+                ":6:1: proxy[0].lisen: unknown key; known: name, listen, upstream, enabled, "
+                "allow, deny, connect_timeout, half_closed_timeout, idle_timeout, inside, "
+                "buffer_limit",
+            file +
+                ":8:16: proxy[0].idle_timeout: expected a duration string like \"30s\", got an "
+                "integer",
             file + ":10:3: proxy[0].rule: fault rules are not supported by this version",
         };
         CHECK(lines_of(result.err) == expected);

@@ -11,7 +11,8 @@ TEST_SUITE("proxy/http") {
     TEST_CASE("parses a request with headers and a body") {
         HttpParser parser;
         auto state = parser.feed(
-            "POST /proxies?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nX-Thing:  v \r\n\r\nbody");
+            "POST /proxies?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nX-Thing:  v "
+            "\r\n\r\nbody");
         REQUIRE(state == HttpParser::State::complete);
         auto request = parser.take();
         CHECK(request.method == "POST");
@@ -58,11 +59,12 @@ TEST_SUITE("proxy/http") {
             const char* input;
             int status;
         };
-        for (auto [input, status] : {Case{"NONSENSE\r\n\r\n", 400}, Case{"GET nopath HTTP/1.1\r\n\r\n", 400},
-                                     Case{"GET / HTTP/2.0\r\n\r\n", 505},
-                                     Case{"GET / HTTP/1.1\r\nbad header\r\n\r\n", 400},
-                                     Case{"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400},
-                                     Case{"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 501}}) {
+        for (auto [input, status] :
+             {Case{"NONSENSE\r\n\r\n", 400}, Case{"GET nopath HTTP/1.1\r\n\r\n", 400},
+              Case{"GET / HTTP/2.0\r\n\r\n", 505},
+              Case{"GET / HTTP/1.1\r\nbad header\r\n\r\n", 400},
+              Case{"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400},
+              Case{"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 501}}) {
             CAPTURE(input);
             HttpParser parser;
             CHECK(parser.feed(input) == HttpParser::State::failed);

@@ -49,13 +49,15 @@ std::string read_to_eof(int fd) {
     std::string out;
     char buffer[4096];
     ssize_t n;
-    while ((n = recv(fd, buffer, sizeof buffer, 0)) > 0) out.append(buffer, static_cast<std::size_t>(n));
+    while ((n = recv(fd, buffer, sizeof buffer, 0)) > 0)
+        out.append(buffer, static_cast<std::size_t>(n));
     return out;
 }
 
 // Runs `endpoints` on a thread while the loop runs here; then clears what is left and requires
 // that the loop closes cleanly.
-void run_proxy(const rules::ProxyConfig& config, const std::function<void(const std::string&)>& endpoints) {
+void run_proxy(const rules::ProxyConfig& config,
+               const std::function<void(const std::string&)>& endpoints) {
     uv_loop_t loop;
     REQUIRE(uv_loop_init(&loop) == 0);
     {
