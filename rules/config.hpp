@@ -15,10 +15,9 @@
 
 #include "rules/cidr.hpp"
 #include "rules/endpoint.hpp"
+#include "rules/units.hpp"
 
 namespace faultline::rules {
-
-using Duration = std::chrono::milliseconds;
 
 // Which endpoint is the ASA "inside" (higher-security) one: decides Reset-I versus Reset-O.
 enum class Side { client, server };
@@ -80,9 +79,5 @@ class ConfigError : public std::runtime_error {
 // Reads the file; a missing or unreadable file is a ConfigError too.
 [[nodiscard]] Config load_config(const std::string& path);
 
-// "500ms", "30s", "10m", "1h", "1m30s", "0"; nullopt when malformed.
-[[nodiscard]] std::optional<Duration> parse_duration(std::string_view text);
-// The shortest exact text for a duration: "1h", "90s", "250ms".
-[[nodiscard]] std::string format_duration(Duration duration);
 
 }  // namespace faultline::rules
