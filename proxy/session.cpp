@@ -1,7 +1,6 @@
 // The data path of one connection, its timers and its endings. See session.hpp for the picture.
 #include "proxy/session.hpp"
 
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
@@ -10,6 +9,7 @@
 #include <vector>
 
 #include "proxy/address.hpp"
+#include "proxy/deadlines.hpp"
 #include "proxy/proxy.hpp"
 #include "proxy/runtime.hpp"
 
@@ -36,8 +36,8 @@ Session::Session(Runtime& runtime, Proxy& proxy, std::uint64_t id)
 }
 
 Session::~Session() {
-    stop_reset_watch(client_);
-    stop_reset_watch(server_);
+    client_.reset_watch.stop();
+    server_.reset_watch.stop();
 }
 
 const rules::ProxySettings& Session::settings() const {
@@ -299,7 +299,7 @@ void Session::on_eof(Leg& from) {
     if (!to.has_eof) {
         half_closed_at_ = uv_now(runtime_.loop());
         arm_timer();
-        watch_for_reset(from);
+        from.reset_watch.start(runtime_.loop(), from.tcp.get(), on_reset_seen, &from);
     }
 }
 
@@ -333,48 +333,9 @@ void Session::maybe_end_gracefully() {
     finish();
 }
 
-// After an endpoint sent its FIN, faultline reads nothing more from it, so an RST that its
-// kernel sends in answer to later bytes (it had closed, not only half-closed) would go unnoticed
-// until the next write. A poll on a duplicate of the socket for errors sees the RST at once, so
-// it can be mirrored to the other endpoint as promptly as a direct connection would show it.
-void Session::watch_for_reset(Leg& leg) {
-    if (leg.reset_watch || finished_) return;
-    uv_os_fd_t fd = -1;
-    if (uv_fileno(leg.tcp.base(), &fd) != 0) return;
-    int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (copy < 0) return;  // out of descriptors: the reset is seen at the next write instead
-    leg.reset_watch = UvHandle<uv_poll_t>(&leg);
-    if (uv_poll_init_socket(runtime_.loop(), leg.reset_watch.get(), copy) != 0) {
-        leg.reset_watch = {};
-        ::close(copy);
-        return;
-    }
-    leg.reset_watch.mark_initialised();
-    leg.reset_watch_fd = copy;
-    if (uv_poll_start(leg.reset_watch.get(), UV_PRIORITIZED, on_reset_watch) != 0) {
-        stop_reset_watch(leg);
-    }
-}
-
-void Session::on_reset_watch(uv_poll_t* handle, int, int) {
-    auto* leg = static_cast<Leg*>(handle->data);
-    if (!leg) return;
-    int error = 0;
-    socklen_t length = sizeof error;
-    uv_os_fd_t fd = -1;
-    if (uv_fileno(leg->tcp.base(), &fd) == 0) {
-        (void)getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
-    }
-    if (error != 0) {
-        leg->session->on_leg_failed(*leg, error == EPIPE ? UV_ECONNRESET : -error);
-    } else {
-        leg->session->stop_reset_watch(*leg);  // a hang-up after both FINs: nothing to mirror
-    }
-}
-
-void Session::stop_reset_watch(Leg& leg) {
-    leg.reset_watch.close();
-    if (leg.reset_watch_fd >= 0) ::close(std::exchange(leg.reset_watch_fd, -1));
+void Session::on_reset_seen(void* owner, int error) {
+    auto* leg = static_cast<Leg*>(owner);
+    leg->session->on_leg_failed(*leg, error);
 }
 
 void Session::on_leg_failed(Leg& leg, int status) {
@@ -402,30 +363,23 @@ void Session::note_activity() {
     last_activity_ = uv_now(runtime_.loop());
 }
 
+SessionTimes Session::times() const {
+    return {server_.is_connected, started_at_, last_activity_, half_closed_at_};
+}
+
 void Session::arm_timer() {
     if (finished_ || !timer_) return;
-    const auto& s = settings();
-    std::uint64_t due = UINT64_MAX;
-    auto consider = [&due](std::uint64_t since, rules::Duration timeout) {
-        if (timeout.count() > 0)
-            due = std::min(due, since + static_cast<std::uint64_t>(timeout.count()));
-    };
-    if (!server_.is_connected) {
-        consider(started_at_, s.connect_timeout);
-    } else {
-        consider(last_activity_, s.idle_timeout);
-        if (half_closed_at_ != 0) consider(half_closed_at_, s.half_closed_timeout);
-    }
-    if (due == UINT64_MAX) {
+    auto due = next_deadline(settings(), times());
+    if (!due) {
         (void)uv_timer_stop(timer_.get());
         timer_due_ = 0;
         return;
     }
     // Activity only moves the idle deadline later; the timer then fires early and re-arms.
-    if (timer_due_ != 0 && timer_due_ <= due) return;
+    if (timer_due_ != 0 && timer_due_ <= *due) return;
     std::uint64_t now = uv_now(runtime_.loop());
-    timer_due_ = due;
-    (void)uv_timer_start(timer_.get(), on_timer, due > now ? due - now : 0, 0);
+    timer_due_ = *due;
+    (void)uv_timer_start(timer_.get(), on_timer, *due > now ? *due - now : 0, 0);
 }
 
 void Session::on_timer(uv_timer_t* handle) {
@@ -435,30 +389,27 @@ void Session::on_timer(uv_timer_t* handle) {
 
 void Session::on_timer() {
     timer_due_ = 0;
-    const auto& s = settings();
-    std::uint64_t now = uv_now(runtime_.loop());
-    auto expired = [now](std::uint64_t since, rules::Duration timeout) {
-        return timeout.count() > 0 && now >= since + static_cast<std::uint64_t>(timeout.count());
-    };
-    if (!server_.is_connected) {
-        if (expired(started_at_, s.connect_timeout)) {
+    switch (
+        expired_deadline(settings(), times(), uv_now(runtime_.loop())).value_or(Deadline::none)) {
+        case Deadline::connect:
             server_.history.connect_timed_out = true;
             end_with_reset({Reason::syn_timeout, Initiator::faultline, {}, {}},
                            EndpointState::rst_sent, EndpointState::connect_timeout);
             return;
-        }
-    } else if (half_closed_at_ != 0 && expired(half_closed_at_, s.half_closed_timeout)) {
-        // One direction ended and the other never did: the rest of that stream is cut off,
-        // and both endpoints should hear so (RST), not a FIN that reads like a normal end.
-        end_with_reset({Reason::fin_timeout, Initiator::faultline, {}, {}},
-                       EndpointState::timed_out, EndpointState::timed_out);
-        return;
-    } else if (expired(last_activity_, s.idle_timeout)) {
-        end_with_close({Reason::conn_timeout, Initiator::faultline, {}, {}},
-                       EndpointState::timed_out);
-        return;
+        case Deadline::half_closed:
+            // One direction ended and the other never did: the rest of that stream is cut off,
+            // and both endpoints should hear so (RST), not a FIN that reads like a normal end.
+            end_with_reset({Reason::fin_timeout, Initiator::faultline, {}, {}},
+                           EndpointState::timed_out, EndpointState::timed_out);
+            return;
+        case Deadline::idle:
+            end_with_close({Reason::conn_timeout, Initiator::faultline, {}, {}},
+                           EndpointState::timed_out);
+            return;
+        case Deadline::none:
+            arm_timer();
+            return;
     }
-    arm_timer();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -497,7 +448,7 @@ void Session::end_with_close(Cause cause, EndpointState state) {
 
 void Session::close_leg(Leg& leg, bool with_reset) {
     // The duplicate descriptor keeps the socket open: it goes first, or the close sends nothing.
-    stop_reset_watch(leg);
+    leg.reset_watch.stop();
     leg.is_reading = false;
     if (with_reset) {
         leg.tcp.close_with_reset();

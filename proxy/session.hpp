@@ -19,6 +19,8 @@
 #include <optional>
 #include <string>
 
+#include "proxy/deadlines.hpp"
+#include "proxy/reset_watch.hpp"
 #include "proxy/teardown.hpp"
 #include "proxy/uv_handle.hpp"
 #include "rules/config.hpp"
@@ -53,8 +55,7 @@ class Session {
         Session* session = nullptr;
         Side side = Side::client;
         UvHandle<uv_tcp_t> tcp;
-        UvHandle<uv_poll_t> reset_watch;  // on a dup of the socket, see watch_for_reset()
-        int reset_watch_fd = -1;
+        ResetWatch reset_watch;  // while it may answer our bytes with an RST after its FIN
         EndpointHistory history;
         bool is_connected = false;
         bool is_reading = false;
@@ -74,8 +75,6 @@ class Session {
     void on_eof(Leg& from);
     void on_shut_down(Leg& to, int status);
     void on_leg_failed(Leg& leg, int status);
-    void watch_for_reset(Leg& leg);
-    void stop_reset_watch(Leg& leg);
     void maybe_end_gracefully();
 
     // Connect phase.
@@ -85,6 +84,7 @@ class Session {
 
     // Timers: connect, idle and half-closed deadlines share one timer.
     void note_activity();
+    [[nodiscard]] SessionTimes times() const;
     void arm_timer();
     void on_timer();
 
@@ -104,7 +104,7 @@ class Session {
     static void on_shutdown(uv_shutdown_t* req, int status);
     static void on_connect(uv_connect_t* req, int status);
     static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* result);
-    static void on_reset_watch(uv_poll_t* handle, int status, int events);
+    static void on_reset_seen(void* owner, int error);
     static void on_timer(uv_timer_t* handle);
 
     Runtime& runtime_;
