@@ -14,6 +14,7 @@ struct ApiServer::Connection {
     HttpParser parser;
     std::size_t pending_writes = 0;
     bool close_after_writes = false;
+    bool has_eof = false;
     char read_buffer[4096];
 };
 
@@ -66,12 +67,13 @@ void ApiServer::on_connection(uv_stream_t* server, int status) {
     auto* self = static_cast<ApiServer*>(server->data);
     if (!self || status < 0) return;
     auto connection = std::make_unique<Connection>();
+    bool is_full = self->connections_.size() >= max_connections;
     connection->server = self;
     connection->tcp = UvHandle<uv_tcp_t>(connection.get());
     connection->timer = UvHandle<uv_timer_t>(connection.get());
     if (uv_tcp_init(self->runtime_.loop(), connection->tcp.get()) != 0) return;
     connection->tcp.mark_initialised();
-    if (uv_accept(server, connection->tcp.stream()) != 0) return;
+    if (uv_accept(server, connection->tcp.stream()) != 0 || is_full) return;
     if (uv_timer_init(self->runtime_.loop(), connection->timer.get()) != 0) return;
     connection->timer.mark_initialised();
     if (uv_read_start(connection->tcp.stream(), on_alloc, on_read) != 0) return;
@@ -94,7 +96,12 @@ void ApiServer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
     auto* connection = static_cast<Connection*>(stream->data);
     if (!connection || nread == 0) return;
     if (nread < 0) {
-        connection->server->close(*connection);
+        if (nread == UV_EOF && connection->pending_writes > 0) {
+            connection->has_eof = true;  // a half-close after the request: answer, then close
+            connection->close_after_writes = true;
+        } else {
+            connection->server->close(*connection);
+        }
         return;
     }
     connection->server->on_data(*connection,
@@ -142,23 +149,26 @@ void ApiServer::respond(Connection& connection, const HttpResponse& response, bo
         return;
     }
     ++connection.pending_writes;
-    if (!keep_alive) {
-        connection.close_after_writes = true;
-    } else {
-        (void)uv_timer_start(connection.timer.get(), on_timeout,
-                             static_cast<std::uint64_t>(request_timeout.count()), 0);
-    }
+    if (!keep_alive) connection.close_after_writes = true;
+    // A client that sends requests without reading the answers must not make answers pile up:
+    // read nothing more until they are written. The request timer keeps running meanwhile.
+    (void)uv_read_stop(connection.tcp.stream());
 }
 
 void ApiServer::on_write(uv_write_t* req, int status) {
     std::unique_ptr<ResponseWrite> write(static_cast<ResponseWrite*>(req->data));
     auto* connection = static_cast<Connection*>(req->handle->data);
     if (!connection || status == UV_ECANCELED) return;
-    --connection->pending_writes;
-    if (status < 0) {
+    if (--connection->pending_writes > 0) return;
+    if (status < 0 || connection->has_eof) {
         connection->server->close(*connection);
-    } else if (connection->close_after_writes && connection->pending_writes == 0) {
+    } else if (connection->close_after_writes) {
         connection->server->linger(*connection);
+    } else if (uv_read_start(connection->tcp.stream(), on_alloc, on_read) == 0) {
+        (void)uv_timer_start(connection->timer.get(), on_timeout,
+                             static_cast<std::uint64_t>(request_timeout.count()), 0);
+    } else {
+        connection->server->close(*connection);
     }
 }
 
@@ -169,6 +179,10 @@ void ApiServer::linger(Connection& connection) {
     auto* req = new uv_shutdown_t{};
     if (uv_shutdown(req, connection.tcp.stream(), [](uv_shutdown_t* r, int) { delete r; }) != 0) {
         delete req;
+        close(connection);
+        return;
+    }
+    if (uv_read_start(connection.tcp.stream(), on_alloc, on_read) != 0) {
         close(connection);
         return;
     }

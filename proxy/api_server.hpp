@@ -26,6 +26,7 @@ class ApiServer {
     using Handler = std::function<HttpResponse(const HttpRequest&)>;
     static constexpr std::chrono::milliseconds request_timeout{10000};
     static constexpr std::chrono::milliseconds linger_timeout{2000};
+    static constexpr std::size_t max_connections = 128;  // more are closed at once
 
     ApiServer(Runtime& runtime, Handler handler, std::optional<std::string> token);
     ApiServer(const ApiServer&) = delete;
