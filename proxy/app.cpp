@@ -36,9 +36,9 @@ void App::run() {
     runtime_.reset();
     int err = uv_loop_close(&loop_);
     is_loop_closed_ = err == 0;
-    if (err != 0)
-        log_message(spdlog::level::err, "event loop still busy at exit: " + uv_error_text(err));
     spdlog::default_logger()->flush();
+    // A handle still open here is a bug; the exit status says so.
+    if (err != 0) throw std::runtime_error("event loop still busy at exit: " + uv_error_text(err));
 }
 
 void App::start() {

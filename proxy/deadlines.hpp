@@ -1,7 +1,8 @@
 // The timers of one session, as arithmetic on loop times: the upstream connect must finish within
-// connect_timeout, a half-closed connection must end within half_closed_timeout, and some byte
-// must move within idle_timeout. A session keeps one libuv timer armed for the earliest deadline;
-// activity only records a time, and when the timer fires early it is armed again.
+// connect_timeout, a half-closed connection must end or move a byte within half_closed_timeout,
+// and any connection must move a byte within idle_timeout. A session keeps one libuv timer armed
+// for the earliest deadline; activity only records a time, and when the timer fires early it is
+// armed again.
 #pragma once
 
 #include <cstdint>

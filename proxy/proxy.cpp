@@ -73,30 +73,40 @@ void Proxy::stop_listening() {
 
 void Proxy::on_acceptable(uv_poll_t* handle, int status, int) {
     auto* self = static_cast<Proxy*>(handle->data);
-    if (self && status == 0) self->accept_pending();
+    if (!self) return;
+    if (status < 0) {
+        // libuv has stopped the poll; the pause starts it again.
+        self->pause_accepting(status);
+        return;
+    }
+    self->accept_pending();
 }
 
 void Proxy::accept_pending() {
     // Bounded, so that a flood of connects cannot starve the sessions already running.
     for (int i = 0; i < 64 && listen_fd_ >= 0 && !is_paused_; ++i) {
-        int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        sockaddr_storage peer{};
+        socklen_t length = sizeof peer;
+        int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &length,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            start_session(fd);
+            start_session(fd, length > 0 ? reinterpret_cast<const sockaddr*>(&peer) : nullptr);
             continue;
         }
-        if (errno == EINTR || errno == ECONNABORTED) continue;
-        if (errno == EMFILE || errno == ENFILE) {
-            drop_one(-errno);
-        } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            log_event(spdlog::level::warn, {{"event", "accept_failed"},
-                                            {"proxy", config_.name},
-                                            {"error", uv_err_name(-errno)}});
+        int error = errno;
+        if (error == EINTR || error == ECONNABORTED) continue;
+        if (error == EAGAIN || error == EWOULDBLOCK) return;
+        if (error == EMFILE || error == ENFILE) {
+            drop_one(-error);
+        } else {
+            // ENOBUFS, ENOMEM and the like: the poll would report the listener at once again.
+            pause_accepting(-error);
         }
         return;
     }
 }
 
-void Proxy::start_session(int fd) {
+void Proxy::start_session(int fd, const sockaddr* peer) {
     UvHandle<uv_tcp_t> client(nullptr);
     int err = uv_tcp_init(runtime_.loop(), client.get());
     if (err == 0) {
@@ -110,7 +120,7 @@ void Proxy::start_session(int fd) {
             {{"event", "accept_failed"}, {"proxy", config_.name}, {"error", uv_err_name(err)}});
         return;
     }
-    runtime_.create_session(*this).start(std::move(client));
+    runtime_.create_session(*this).start(std::move(client), peer);
 }
 
 // No descriptor for the next connection: borrow the reserve one to accept it, so that it can be

@@ -35,8 +35,9 @@ class Proxy {
     // The bound address ("127.0.0.1:40123"), empty when not listening.
     [[nodiscard]] const std::string& listen_address() const { return bound_address_; }
 
-    // Out of descriptors (EMFILE, ENFILE): stop accepting for accept_pause_ms; new connections
-    // wait in the kernel's queue meanwhile. Logged once per episode.
+    // Out of descriptors (EMFILE, ENFILE) or another accept failure: stop accepting for
+    // accept_pause_ms; new connections wait in the kernel's queue meanwhile. Logged once per
+    // episode.
     void pause_accepting(int status);
     // A session reached its upstream: accepting works, the episode (if any) is over.
     void note_connected();
@@ -48,7 +49,7 @@ class Proxy {
     static void on_acceptable(uv_poll_t* handle, int status, int events);
     static void on_resume(uv_timer_t* handle);
     void accept_pending();
-    void start_session(int fd);
+    void start_session(int fd, const sockaddr* peer);
     void drop_one(int status);
 
     Runtime& runtime_;

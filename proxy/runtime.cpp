@@ -100,6 +100,17 @@ Session* Runtime::upstream_session(const std::string& local_address) const {
     return it == upstreams_.end() ? nullptr : it->second;
 }
 
+std::vector<Session*> Runtime::loop_chain(const std::string& client_address,
+                                          const Proxy& proxy) const {
+    std::vector<Session*> chain;
+    for (Session* s = upstream_session(client_address); s && chain.size() < 64;
+         s = upstream_session(s->client_address())) {
+        chain.push_back(s);
+        if (&s->proxy() == &proxy) return chain;
+    }
+    return {};
+}
+
 void Runtime::close() {
     run_deferred();
     reaper_.close();

@@ -48,6 +48,11 @@ class Runtime {
     void register_upstream(const std::string& local_address, Session& session);
     void unregister_upstream(const std::string& local_address);
     [[nodiscard]] Session* upstream_session(const std::string& local_address) const;
+    // When a connection from `client_address` to `proxy` closes a loop (it comes from one of
+    // faultline's upstream sockets, through a chain of sessions that started at `proxy`): that
+    // chain, nearest first. Empty when there is no loop.
+    [[nodiscard]] std::vector<Session*> loop_chain(const std::string& client_address,
+                                                   const Proxy& proxy) const;
 
     // One descriptor kept open for the moment when there is none left: released to accept a
     // connection that must be dropped (so it can be reset and recorded), then taken again.

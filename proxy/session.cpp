@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -15,11 +16,22 @@
 
 namespace faultline::proxy {
 
+// A queued write owns its bytes: a pool buffer, or for a small remainder an exact-size copy, so
+// that many small queued chunks do not each hold a whole pool buffer.
 struct Session::WriteRequest {
     uv_write_t req{};
-    char* buffer = nullptr;  // owned; returned to the pool when the write ends
-    std::size_t length = 0;  // bytes this request writes
-    BufferPool* pool = nullptr;
+    char* buffer = nullptr;
+    std::size_t length = 0;      // bytes this request writes
+    std::size_t held = 0;        // memory it holds: counted against the direction's limit
+    BufferPool* pool = nullptr;  // the buffer's pool; nullptr for a copy
+
+    ~WriteRequest() {
+        if (pool) {
+            pool->give(buffer);
+        } else {
+            delete[] buffer;
+        }
+    }
 };
 
 Session::Session(Runtime& runtime, Proxy& proxy, std::uint64_t id)
@@ -47,38 +59,27 @@ const rules::ProxySettings& Session::settings() const {
 // ---------------------------------------------------------------------------------------------
 // Start: client checks, loop detection, upstream connect.
 
-void Session::start(UvHandle<uv_tcp_t> client) {
+void Session::start(UvHandle<uv_tcp_t> client, const sockaddr* peer) {
     client_.tcp = std::move(client);
     client_.tcp.get()->data = &client_;
     client_.is_connected = true;
-    client_.history.address = peer_address(client_.tcp.get());
+    if (peer) client_.history.address = address_text(*peer);
     (void)uv_tcp_nodelay(client_.tcp.get(), 1);
 
     // A connection that comes from one of faultline's own upstream sockets, through a chain
     // that leads back to this proxy, would loop forever: refuse it and end the chain.
-    std::vector<Session*> chain;
-    bool is_loop = false;
-    for (Session* s = runtime_.upstream_session(client_.history.address); s && chain.size() < 64;
-         s = runtime_.upstream_session(s->client_address())) {
-        chain.push_back(s);
-        if (&s->proxy_ == &proxy_) {
-            is_loop = true;
-            break;
-        }
-    }
-    if (is_loop) {
+    if (auto chain = runtime_.loop_chain(client_.history.address, proxy_); !chain.empty()) {
         end_with_reset({Reason::syn_control, Initiator::faultline, {}, {}}, EndpointState::rst_sent,
                        EndpointState::not_connected);
         for (Session* s : chain)
             s->clear(Reason::syn_control);
         return;
     }
-
-    sockaddr_storage peer{};
-    int length = sizeof peer;
+    // A client whose address is unknown (it reset before it was accepted) is not let through a
+    // list either.
     const auto& config = proxy_.config();
-    if (uv_tcp_getpeername(client_.tcp.get(), reinterpret_cast<sockaddr*>(&peer), &length) == 0 &&
-        !rules::client_allowed(config.allow, config.deny, reinterpret_cast<sockaddr&>(peer))) {
+    bool has_lists = !config.allow.empty() || !config.deny.empty();
+    if (has_lists && (!peer || !rules::client_allowed(config.allow, config.deny, *peer))) {
         end_with_reset({Reason::uauth_deny, Initiator::faultline, {}, {}}, EndpointState::rst_sent,
                        EndpointState::not_connected);
         return;
@@ -114,16 +115,23 @@ void Session::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* result) {
     auto* self = static_cast<Session*>(req->data);
     if (self) {
         self->resolving_ = nullptr;
-        if (status == 0 && result) {
-            self->connect_to(*result->ai_addr);
+        for (const addrinfo* ai = result; status == 0 && ai; ai = ai->ai_next) {
+            if (ai->ai_addrlen > sizeof(sockaddr_storage)) continue;
+            sockaddr_storage address{};
+            std::memcpy(&address, ai->ai_addr, ai->ai_addrlen);
+            self->candidates_.push_back(address);
+        }
+        if (self->candidates_.empty()) {
+            self->on_connected(status < 0 ? status : UV_EAI_NONAME);
         } else {
-            self->on_connected(status < 0 ? status : UV_EAI_FAIL);
+            self->connect_to(reinterpret_cast<const sockaddr&>(self->candidates_[0]));
         }
     }
     uv_freeaddrinfo(result);
 }
 
 void Session::connect_to(const sockaddr& address) {
+    ++attempts_;
     server_.tcp = UvHandle<uv_tcp_t>(&server_);
     int err = uv_tcp_init(runtime_.loop(), server_.tcp.get());
     if (err == 0) {
@@ -150,6 +158,15 @@ void Session::on_connect(uv_connect_t* req, int status) {
 
 void Session::on_connected(int status) {
     if (finished_) return;
+    if (status != 0 && attempts_ < candidates_.size()) {
+        // The next address of the name, as a direct client would try it (localhost: ::1, then
+        // 127.0.0.1).
+        if (!upstream_local_.empty()) {
+            runtime_.unregister_upstream(std::exchange(upstream_local_, {}));
+        }
+        connect_to(reinterpret_cast<const sockaddr&>(candidates_[attempts_]));
+        return;
+    }
     if (status == 0) {
         proxy_.note_connected();
         server_.is_connected = true;
@@ -223,6 +240,21 @@ void Session::stop_reading(Leg& leg) {
     leg.is_reading = false;
 }
 
+void Session::pause_reading(Leg& leg) {
+    if (!leg.is_reading) return;
+    stop_reading(leg);
+    leg.is_paused = true;
+    // Nothing reads it now, so an RST it sends meanwhile is noticed by the watch instead.
+    leg.reset_watch.start(runtime_.loop(), leg.tcp.get(), on_reset_seen, &leg);
+}
+
+void Session::resume_reading(Leg& leg) {
+    if (!leg.is_paused) return;
+    leg.is_paused = false;
+    leg.reset_watch.stop();
+    start_reading(leg);
+}
+
 void Session::forward(Leg& from, Leg& to, char* buffer, std::size_t length) {
     note_activity();
     std::size_t offset = 0;
@@ -243,38 +275,49 @@ void Session::forward(Leg& from, Leg& to, char* buffer, std::size_t length) {
             return;
         }
     }
-    auto* request = new WriteRequest{{}, buffer, length - offset, &runtime_.buffers()};
+    auto* request = new WriteRequest{};
     request->req.data = request;
-    uv_buf_t rest = uv_buf_init(buffer + offset, static_cast<unsigned>(length - offset));
+    request->length = length - offset;
+    std::size_t start = 0;  // where the unwritten bytes begin in request->buffer
+    if (request->length <= small_write_bytes) {
+        request->buffer = new char[request->length];
+        std::memcpy(request->buffer, buffer + offset, request->length);
+        request->held = request->length;
+        runtime_.buffers().give(buffer);
+    } else {
+        request->buffer = buffer;
+        request->pool = &runtime_.buffers();
+        request->held = BufferPool::buffer_size;
+        start = offset;
+    }
+    uv_buf_t rest = uv_buf_init(request->buffer + start, static_cast<unsigned>(request->length));
     int err = uv_write(&request->req, to.tcp.stream(), &rest, 1, on_write);
     if (err != 0) {
-        runtime_.buffers().give(buffer);
         delete request;
         on_leg_failed(to, err);
         return;
     }
-    to.queued_bytes += request->length;
-    if (to.queued_bytes >= settings().buffer_limit) stop_reading(from);  // backpressure
+    to.queued_bytes += request->held;
+    if (to.queued_bytes >= settings().buffer_limit) pause_reading(from);  // backpressure
 }
 
 void Session::on_write(uv_write_t* req, int status) {
     std::unique_ptr<WriteRequest> request(static_cast<WriteRequest*>(req->data));
-    request->pool->give(request->buffer);
     auto* leg = static_cast<Leg*>(req->handle->data);
     if (!leg || status == UV_ECANCELED) return;
-    leg->session->on_written(*leg, request->length, status);
+    leg->session->on_written(*leg, request->length, request->held, status);
 }
 
-void Session::on_written(Leg& to, std::size_t length, int status) {
+void Session::on_written(Leg& to, std::size_t length, std::size_t held, int status) {
     if (finished_) return;
-    to.queued_bytes -= length;
+    to.queued_bytes -= held;
     if (status < 0) {
         on_leg_failed(to, status);
         return;
     }
     to.delivered_bytes += length;
     note_activity();
-    if (to.queued_bytes < settings().buffer_limit) start_reading(other(to));
+    if (to.queued_bytes < settings().buffer_limit) resume_reading(other(to));
 }
 
 void Session::on_eof(Leg& from) {
@@ -342,7 +385,8 @@ void Session::on_leg_failed(Leg& leg, int status) {
     if (finished_) return;
     EndpointState leg_state = EndpointState::error;
     Cause cause{Reason::unknown, Initiator::faultline, uv_err_name(status), {}};
-    if (status == UV_ECONNRESET || status == UV_EPIPE) {
+    // ENOTCONN: a shutdown or write found the socket already reset.
+    if (status == UV_ECONNRESET || status == UV_EPIPE || status == UV_ENOTCONN) {
         leg.history.sent_rst = true;
         leg_state = EndpointState::rst_received;
         cause = {reset_reason(leg.side, settings().inside), initiator_of(leg.side), {}, {}};

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "proxy/deadlines.hpp"
 #include "proxy/reset_watch.hpp"
@@ -32,14 +33,17 @@ class Runtime;
 
 class Session {
   public:
+    // A queued remainder up to this size is copied out of its pool buffer.
+    static constexpr std::size_t small_write_bytes = 8 * 1024;
+
     Session(Runtime& runtime, Proxy& proxy, std::uint64_t id);
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
     ~Session();
 
-    // Takes the accepted client socket: checks the client against the proxy's lists and loop
-    // detection, then connects upstream.
-    void start(UvHandle<uv_tcp_t> client);
+    // Takes the accepted client socket and its address (nullptr when unknown): checks the client
+    // against loop detection and the proxy's lists, then connects upstream.
+    void start(UvHandle<uv_tcp_t> client, const sockaddr* peer);
 
     // Ends the session from outside: the operator (Xlate Clear) or loop detection (SYN Control).
     // Both legs are reset.
@@ -59,7 +63,8 @@ class Session {
         EndpointHistory history;
         bool is_connected = false;
         bool is_reading = false;
-        bool has_eof = false;  // read EOF: its input is drained
+        bool is_paused = false;  // not read because the other leg cannot keep up
+        bool has_eof = false;    // read EOF: its input is drained
         bool is_shutdown_requested = false;
         bool is_shut_down = false;     // our FIN toward it is out
         std::size_t queued_bytes = 0;  // accepted for writing toward it, not yet written
@@ -71,7 +76,9 @@ class Session {
     void start_reading(Leg& leg);
     void stop_reading(Leg& leg);
     void forward(Leg& from, Leg& to, char* buffer, std::size_t length);
-    void on_written(Leg& to, std::size_t length, int status);
+    void on_written(Leg& to, std::size_t length, std::size_t held, int status);
+    void pause_reading(Leg& leg);
+    void resume_reading(Leg& leg);
     void on_eof(Leg& from);
     void on_shut_down(Leg& to, int status);
     void on_leg_failed(Leg& leg, int status);
@@ -114,7 +121,9 @@ class Session {
     Leg server_;
     UvHandle<uv_timer_t> timer_;
     uv_getaddrinfo_t* resolving_ = nullptr;
-    std::string upstream_local_;  // registered for loop detection while connected
+    std::string upstream_local_;                // registered for loop detection while connected
+    std::vector<sockaddr_storage> candidates_;  // a host name's addresses, tried in order
+    std::size_t attempts_ = 0;
     std::optional<Cause> cause_;
     std::optional<Side> first_fin_;
     std::uint64_t started_at_ = 0;  // loop time, ms

@@ -44,6 +44,16 @@ TEST_SUITE("proxy/deadlines") {
         CHECK(next_deadline(settings, times) == 1100u);
         CHECK(expired_deadline(settings, times, 1100) == Deadline::idle);
     }
+
+    TEST_CASE("bytes still moving after a half-close push the half-closed deadline back") {
+        rules::ProxySettings settings;
+        settings.idle_timeout = 0ms;
+        settings.half_closed_timeout = 300ms;
+        SessionTimes times{true, 0, 900, 100};
+        CHECK(next_deadline(settings, times) == 1200u);
+        CHECK_FALSE(expired_deadline(settings, times, 1199));
+        CHECK(expired_deadline(settings, times, 1200) == Deadline::half_closed);
+    }
 }
 
 }  // namespace faultline::proxy
