@@ -22,7 +22,7 @@ deps:
 
 build: deps
 	cmake --preset release >/dev/null
-	cmake --build --preset release
+	cmake --build --preset release --target faultline
 
 run: build
 	./build/release/faultline serve --config $(CONFIG)
