@@ -70,7 +70,7 @@ std::string element(std::string_view path, std::size_t index) {
     return std::string(path) + "[" + std::to_string(index) + "]";
 }
 
-std::string quoted(std::string_view text) {
+std::string single_quoted(std::string_view text) {
     return "'" + std::string(text) + "'";
 }
 
@@ -180,7 +180,7 @@ class ConfigReader {
 
     bool require(const toml::table& table, std::string_view path, std::string_view key) {
         if (table.contains(key)) return true;
-        error(table, path, "missing required key " + quoted(key));
+        error(table, path, "missing required key " + single_quoted(key));
         return false;
     }
 
@@ -203,7 +203,7 @@ class ConfigReader {
         const auto found = std::find(choices.begin(), choices.end(), value->get());
         if (found != choices.end()) return static_cast<std::size_t>(found - choices.begin());
         error(*value, member(path, key),
-              "unknown " + std::string(noun) + " " + quoted(value->get()) +
+              "unknown " + std::string(noun) + " " + single_quoted(value->get()) +
                   "; known: " + join(choices, ", "));
         return std::nullopt;
     }
@@ -218,7 +218,7 @@ class ConfigReader {
         } else {
             error(*value, member(path, key),
                   R"(expected a duration like "500ms", "30s", "1m30s" or "0", got )" +
-                      quoted(value->get()));
+                      single_quoted(value->get()));
         }
     }
 
@@ -235,7 +235,7 @@ class ConfigReader {
                 return error(
                     *node, key_path,
                     R"(expected a size like "64KiB" or "1MiB" (units B, KB, MB, KiB, MiB), got )" +
-                        quoted(text->get()));
+                        single_quoted(text->get()));
             }
             bytes = static_cast<std::int64_t>(
                 std::min<std::uint64_t>(*size, std::numeric_limits<std::int64_t>::max()));
@@ -322,7 +322,7 @@ class ConfigReader {
                 networks.push_back(*cidr);
             } else {
                 error(node, element(array_path, i),
-                      "invalid network " + quoted(text->get()) +
+                      "invalid network " + single_quoted(text->get()) +
                           R"(; expected an address or CIDR like "10.0.0.0/8" or "::1/128")");
             }
         }
@@ -342,7 +342,7 @@ class ConfigReader {
             };
             if (!std::all_of(proxy.name.begin(), proxy.name.end(), valid)) {
                 error(*table.get("name"), member(path, "name"),
-                      "invalid name " + quoted(proxy.name) +
+                      "invalid name " + single_quoted(proxy.name) +
                           "; use only letters, digits, '.', '_' and '-'");
             }
         }
@@ -377,7 +377,7 @@ class ConfigReader {
             auto proxy = read_proxy(*table, path, config.defaults);
             if (!proxy.name.empty() && !names.emplace(proxy.name, i).second) {
                 error(*table->get("name"), member(path, "name"),
-                      "name " + quoted(proxy.name) + " is already used by " +
+                      "name " + single_quoted(proxy.name) + " is already used by " +
                           element("proxy", names[proxy.name]));
             }
             if (proxy.listen.port != 0 && !listens.emplace(proxy.listen.text(), i).second) {

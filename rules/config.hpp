@@ -15,6 +15,7 @@
 
 #include "rules/cidr.hpp"
 #include "rules/endpoint.hpp"
+#include "rules/rule.hpp"
 #include "rules/units.hpp"
 
 namespace faultline::rules {
@@ -41,6 +42,7 @@ struct ProxyConfig {
     std::vector<Cidr> allow;  // empty = every client
     std::vector<Cidr> deny;
     ProxySettings settings;
+    std::vector<Rule> rules;  // in file order; names unique within the proxy
 };
 
 struct ApiConfig {

@@ -1,0 +1,24 @@
+// The fault types faultline knows, as an explicit list (static self-registration in a static
+// library is silently dropped by the linker). A new type is one header in faults/ and one line in
+// registry.cpp.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string_view>
+#include <vector>
+
+#include "faults/spec.hpp"
+
+namespace faultline::faults {
+
+using ParsedSpec = ParsedSpecResult;
+
+// Validates `attributes` (a JSON object; null means none) for the named type. An unknown type is
+// reported as an error on the attribute "" with the list of known types.
+[[nodiscard]] ParsedSpec parse_fault(std::string_view type, const nlohmann::json& attributes);
+[[nodiscard]] bool is_known_type(std::string_view type);
+// The known type names, in the order of the list.
+[[nodiscard]] std::vector<std::string_view> known_types();
+
+}  // namespace faultline::faults
