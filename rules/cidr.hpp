@@ -23,6 +23,7 @@ class Cidr {
     // IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) match IPv4 networks.
     [[nodiscard]] bool contains(const sockaddr& address) const;
     [[nodiscard]] std::string text() const;
+    bool operator==(const Cidr&) const = default;
 
   private:
     bool is_v6_ = false;

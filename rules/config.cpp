@@ -5,105 +5,53 @@
 
 #include <toml++/toml.h>
 
-#include <algorithm>
 #include <array>
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <limits>
 #include <map>
 #include <memory>
-#include <span>
 #include <system_error>
 #include <utility>
+
+#include "rules/rule_reader.hpp"
+#include "rules/toml_reader.hpp"
 
 static_assert(TOML_EXCEPTIONS, "configuration parsing relies on toml::parse throwing parse_error");
 
 namespace faultline::rules {
 namespace {
 
-using Keys = std::span<const std::string_view>;
-
 constexpr std::array<std::string_view, 5> root_keys{"seed", "api", "log", "defaults", "proxy"};
 constexpr std::array<std::string_view, 2> api_keys{"listen", "token"};
 constexpr std::array<std::string_view, 3> log_keys{"level", "format", "file"};
 constexpr std::array<std::string_view, 5> settings_keys{"connect_timeout", "half_closed_timeout",
                                                         "idle_timeout", "inside", "buffer_limit"};
-constexpr std::array<std::string_view, 11> proxy_keys{
+constexpr std::array<std::string_view, 12> proxy_keys{
     "name",         "listen", "upstream",        "enabled",
     "allow",        "deny",   "connect_timeout", "half_closed_timeout",
-    "idle_timeout", "inside", "buffer_limit"};
+    "idle_timeout", "inside", "buffer_limit",    "rule"};
 constexpr std::array<std::string_view, 5> log_levels{"trace", "debug", "info", "warn", "error"};
 constexpr std::array<std::string_view, 2> log_formats{"text", "json"};
 constexpr std::array<std::string_view, 2> side_names{"client", "server"};
 
 // Keys that later versions will understand: refused with a clear reason, never ignored.
-struct UnsupportedKey {
-    std::string_view key;
-    std::string_view reason;
-};
 constexpr std::array<UnsupportedKey, 1> root_unsupported{
     {{"expect", "expectations are not supported by this version"}}};
-constexpr std::array<UnsupportedKey, 1> proxy_unsupported{
-    {{"rule", "fault rules are not supported by this version"}}};
 
 constexpr std::uint64_t min_buffer_limit = 1024;
 constexpr std::uint64_t max_buffer_limit = std::uint64_t{1} << 30;
-constexpr std::string_view duration_example = R"(a duration string like "30s")";
 constexpr std::string_view size_example = R"(a size in bytes like 65536 or "1MiB")";
 
-template <typename Words>
-std::string join(const Words& words, std::string_view separator) {
-    std::string out;
-    for (const auto& word : words) {
-        if (!out.empty()) out += separator;
-        out += word;
-    }
-    return out;
-}
-
-std::string member(std::string_view path, std::string_view key) {
-    return path.empty() ? std::string(key) : std::string(path) + "." + std::string(key);
-}
-
-std::string element(std::string_view path, std::size_t index) {
-    return std::string(path) + "[" + std::to_string(index) + "]";
-}
-
-std::string single_quoted(std::string_view text) {
-    return "'" + std::string(text) + "'";
-}
-
-// "a string", "an integer": how messages name the type of a value that was seen.
-std::string_view type_phrase(toml::node_type type) {
-    static_assert(toml::node_type::table == toml::node_type{1} &&
-                  toml::node_type::date_time == toml::node_type{9});
-    constexpr std::array<std::string_view, 10> phrases{
-        "nothing",   "a table", "an array", "a string",   "an integer", "a floating-point number",
-        "a boolean", "a date",  "a time",   "a date-time"};
-    return phrases.at(static_cast<std::size_t>(type));
-}
-
-// The start of a `key = value` entry or of a `[table]` header: whichever of the key and the value
-// comes first (a header's table starts at its `[`, the key inside it).
-toml::source_position entry_position(const toml::key& key, const toml::node& node) {
-    const auto key_at = key.source().begin;
-    const auto node_at = node.source().begin;
-    if (!node_at) return key_at;
-    if (!key_at) return node_at;
-    return std::min(key_at, node_at);
-}
-
-// Collects errors, each with the position it is reported at, and reads every section of the
-// document into a Config. Errors come out sorted by position.
-class ConfigReader {
+// Reads every section of the document into a Config, collecting errors with their positions.
+class ConfigReader : public TomlReader {
   public:
-    explicit ConfigReader(std::string_view source) : source_(source) {}
+    using TomlReader::TomlReader;
 
     Config read(const toml::table& root) {
         Config config;
         check_keys(root, "", root_keys, root_unsupported);
-        read_seed(root, config);
+        config.seed = read_count(root, "seed", "", 0);
         if (const auto* api = typed<toml::table>(root, "api", "", "a table")) {
             read_api(*api, config.api);
         }
@@ -118,110 +66,7 @@ class ConfigReader {
         return config;
     }
 
-    // The errors found, in file order.
-    [[nodiscard]] std::vector<std::string> errors() {
-        std::stable_sort(errors_.begin(), errors_.end(),
-                         [](const Error& a, const Error& b) { return a.where < b.where; });
-        std::vector<std::string> texts;
-        texts.reserve(errors_.size());
-        for (auto& entry : errors_) {
-            texts.push_back(std::move(entry.text));
-        }
-        return texts;
-    }
-
   private:
-    struct Error {
-        toml::source_position where;
-        std::string text;
-    };
-
-    void error(toml::source_position where, std::string_view path, std::string_view message) {
-        errors_.push_back({where, source_ + ":" + std::to_string(where.line) + ":" +
-                                      std::to_string(where.column) + ": " + std::string(path) +
-                                      ": " + std::string(message)});
-    }
-    void error(const toml::node& node, std::string_view path, std::string_view message) {
-        error(node.source().begin, path, message);
-    }
-    void mismatch(const toml::node& node, std::string_view path, std::string_view expected) {
-        error(
-            node, path,
-            "expected " + std::string(expected) + ", got " + std::string(type_phrase(node.type())));
-    }
-
-    // The value at `key` if it has type T; reports a mismatch and returns null otherwise.
-    template <typename T>
-    auto typed(const toml::table& table, std::string_view key, std::string_view path,
-               std::string_view expected) -> decltype(table.get(key)->template as<T>()) {
-        const toml::node* node = table.get(key);
-        if (node == nullptr) return nullptr;
-        const auto* value = node->template as<T>();
-        if (value == nullptr) mismatch(*node, member(path, key), expected);
-        return value;
-    }
-
-    void check_keys(const toml::table& table, std::string_view path, Keys known,
-                    std::span<const UnsupportedKey> unsupported = {}) {
-        for (const auto& [key, node] : table) {
-            const auto name = key.str();
-            if (std::find(known.begin(), known.end(), name) != known.end()) continue;
-            const auto where = entry_position(key, node);
-            const auto refused =
-                std::find_if(unsupported.begin(), unsupported.end(),
-                             [name](const UnsupportedKey& u) { return u.key == name; });
-            if (refused != unsupported.end()) {
-                error(where, member(path, name), refused->reason);
-            } else {
-                error(where, member(path, name), "unknown key; known: " + join(known, ", "));
-            }
-        }
-    }
-
-    bool require(const toml::table& table, std::string_view path, std::string_view key) {
-        if (table.contains(key)) return true;
-        error(table, path, "missing required key " + single_quoted(key));
-        return false;
-    }
-
-    std::optional<std::string> read_string(const toml::table& table, std::string_view key,
-                                           std::string_view path) {
-        const auto* value = typed<std::string>(table, key, path, "a string");
-        if (value == nullptr) return std::nullopt;
-        if (value->get().empty()) {
-            error(*value, member(path, key), "expected a non-empty string, got ''");
-            return std::nullopt;
-        }
-        return value->get();
-    }
-
-    std::optional<std::size_t> read_choice(const toml::table& table, std::string_view key,
-                                           std::string_view path, std::string_view noun,
-                                           Keys choices) {
-        const auto* value = typed<std::string>(table, key, path, "a string");
-        if (value == nullptr) return std::nullopt;
-        const auto found = std::find(choices.begin(), choices.end(), value->get());
-        if (found != choices.end()) return static_cast<std::size_t>(found - choices.begin());
-        error(*value, member(path, key),
-              "unknown " + std::string(noun) + " " + single_quoted(value->get()) +
-                  "; known: " + join(choices, ", "));
-        return std::nullopt;
-    }
-
-    void read_duration(const toml::table& table, std::string_view key, std::string_view path,
-                       Duration& target) {
-        const auto* value = typed<std::string>(table, key, path, duration_example);
-        if (value == nullptr) return;
-        const auto duration = parse_duration(value->get());
-        if (duration) {
-            target = *duration;
-        } else {
-            error(*value, member(path, key),
-                  R"(expected a duration like "500ms", "30s", "1m30s" or "0", got )" +
-                      single_quoted(value->get()));
-        }
-    }
-
     void read_buffer_limit(const toml::table& table, std::string_view path, std::size_t& target) {
         const toml::node* node = table.get("buffer_limit");
         if (node == nullptr) return;
@@ -251,24 +96,19 @@ class ConfigReader {
     }
 
     void read_settings(const toml::table& table, std::string_view path, ProxySettings& settings) {
-        read_duration(table, "connect_timeout", path, settings.connect_timeout);
-        read_duration(table, "half_closed_timeout", path, settings.half_closed_timeout);
-        read_duration(table, "idle_timeout", path, settings.idle_timeout);
+        if (auto timeout = read_duration(table, "connect_timeout", path)) {
+            settings.connect_timeout = *timeout;
+        }
+        if (auto timeout = read_duration(table, "half_closed_timeout", path)) {
+            settings.half_closed_timeout = *timeout;
+        }
+        if (auto timeout = read_duration(table, "idle_timeout", path)) {
+            settings.idle_timeout = *timeout;
+        }
         if (const auto side = read_choice(table, "inside", path, "side", side_names)) {
             settings.inside = *side == 0 ? Side::client : Side::server;
         }
         read_buffer_limit(table, path, settings.buffer_limit);
-    }
-
-    void read_seed(const toml::table& root, Config& config) {
-        const auto* seed = typed<std::int64_t>(root, "seed", "", "a non-negative integer");
-        if (seed == nullptr) return;
-        if (seed->get() < 0) {
-            error(*seed, "seed",
-                  "expected a non-negative integer, got " + std::to_string(seed->get()));
-            return;
-        }
-        config.seed = static_cast<std::uint64_t>(seed->get());
     }
 
     void read_api(const toml::table& table, ApiConfig& api) {
@@ -307,43 +147,17 @@ class ConfigReader {
         return parsed.endpoint;
     }
 
-    std::vector<Cidr> read_networks(const toml::table& table, std::string_view key,
-                                    std::string_view path) {
-        std::vector<Cidr> networks;
-        const auto* array = typed<toml::array>(table, key, path, "an array of CIDR strings");
-        if (array == nullptr) return networks;
-        const auto array_path = member(path, key);
-        for (std::size_t i = 0; i < array->size(); ++i) {
-            const auto& node = *array->get(i);
-            const auto* text = node.as_string();
-            if (text == nullptr) {
-                mismatch(node, element(array_path, i), "a CIDR string");
-            } else if (auto cidr = Cidr::parse(text->get())) {
-                networks.push_back(*cidr);
-            } else {
-                error(node, element(array_path, i),
-                      "invalid network " + single_quoted(text->get()) +
-                          R"(; expected an address or CIDR like "10.0.0.0/8" or "::1/128")");
-            }
-        }
-        return networks;
-    }
-
     ProxyConfig read_proxy(const toml::table& table, std::string_view path,
                            const ProxySettings& defaults) {
-        check_keys(table, path, proxy_keys, proxy_unsupported);
+        check_keys(table, path, proxy_keys);
         ProxyConfig proxy;
         proxy.settings = defaults;
         if (require(table, path, "name")) {
             if (auto name = read_string(table, "name", path)) proxy.name = std::move(*name);
-            const auto valid = [](char c) {
-                return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                       c == '.' || c == '_' || c == '-';
-            };
-            if (!std::all_of(proxy.name.begin(), proxy.name.end(), valid)) {
+            if (!proxy.name.empty() && !is_valid_name(proxy.name)) {
                 error(*table.get("name"), member(path, "name"),
-                      "invalid name " + single_quoted(proxy.name) +
-                          "; use only letters, digits, '.', '_' and '-'");
+                      "invalid name " + single_quoted(proxy.name) + "; " +
+                          std::string(valid_name_hint));
             }
         }
         if (require(table, path, "listen")) {
@@ -358,6 +172,7 @@ class ConfigReader {
         proxy.allow = read_networks(table, "allow", path);
         proxy.deny = read_networks(table, "deny", path);
         read_settings(table, path, proxy.settings);
+        if (const auto* rules = table.get("rule")) proxy.rules = read_rules(*this, *rules, path);
         return proxy;
     }
 
@@ -388,9 +203,6 @@ class ConfigReader {
             config.proxies.push_back(std::move(proxy));
         }
     }
-
-    std::string source_;
-    std::vector<Error> errors_;
 };
 
 // Closes a FILE* opened for reading; a failed close after reading loses nothing.

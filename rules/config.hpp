@@ -32,6 +32,8 @@ struct ProxySettings {
     Duration idle_timeout = std::chrono::hours(1);            // 0 = never
     Side inside = Side::client;
     std::size_t buffer_limit = std::size_t{1} << 20;  // queued bytes per direction
+
+    bool operator==(const ProxySettings&) const = default;
 };
 
 struct ProxyConfig {
@@ -80,6 +82,5 @@ class ConfigError : public std::runtime_error {
 [[nodiscard]] Config parse_config(std::string_view text, std::string_view source);
 // Reads the file; a missing or unreadable file is a ConfigError too.
 [[nodiscard]] Config load_config(const std::string& path);
-
 
 }  // namespace faultline::rules

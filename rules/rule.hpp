@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,11 +19,11 @@ namespace faultline::rules {
 
 // Conditions applied by the rule machinery, never by a fault.
 struct Match {
-    std::vector<Cidr> clients;               // empty = every client
-    std::optional<std::uint64_t> after_bytes;  // the fault starts once this many bytes passed in its stream
-    std::optional<Duration> after;           // ... once the connection is this old
-    std::optional<std::uint64_t> first;      // only the first N connections after the rule was added
-    std::optional<std::uint64_t> every;      // every Nth connection after the rule was added
+    std::vector<Cidr> clients;                 // empty = every client
+    std::optional<std::uint64_t> after_bytes;  // starts once this many bytes passed in its stream
+    std::optional<Duration> after;             // ... once the connection is this old
+    std::optional<std::uint64_t> first;  // only the first N connections after the rule was added
+    std::optional<std::uint64_t> every;  // every Nth connection after the rule was added
 
     bool operator==(const Match&) const = default;
 };
@@ -38,6 +39,25 @@ struct Rule {
     [[nodiscard]] std::string_view type() const { return fault ? fault->type() : "none"; }
 };
 
+// "upstream" or "downstream", as configuration files and the API write them.
 [[nodiscard]] std::string_view stream_name(faults::Stream stream);
+
+// Names of proxies and rules: letters, digits, '.', '_' and '-' (they appear in API paths and
+// in log lines unquoted). The hint completes "invalid name 'x'; ".
+[[nodiscard]] bool is_valid_name(std::string_view name);
+inline constexpr std::string_view valid_name_hint = "use only letters, digits, '.', '_' and '-'";
+
+// The API's form of a rule: a Toxiproxy toxic {"name", "type", "stream", "toxicity",
+// "attributes"} plus faultline's "enabled" and "match". With Toxiproxy's defaults: name
+// `<type>_<stream>` (also for an empty name), stream downstream, toxicity 1.0; null is absent.
+// Errors are `key.path: message` (Toxiproxy's own text where it has one), in key order.
+struct ParsedRule {
+    std::optional<Rule> rule;  // absent when there were errors
+    std::vector<std::string> errors;
+};
+
+[[nodiscard]] ParsedRule parse_rule_json(const nlohmann::json& toxic);
+// Every key, attributes with their defaults; "match" only when the rule has conditions.
+[[nodiscard]] nlohmann::ordered_json rule_to_json(const Rule& rule);
 
 }  // namespace faultline::rules

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "faults/registry.hpp"
 #include "tests/e2e/harness.hpp"
 
 namespace faultline::e2e {
@@ -22,6 +23,15 @@ std::vector<std::string> lines_of(const std::string& text) {
     return lines;
 }
 
+// The registry's type names as messages list them: "noop, latency, ...".
+std::string known_types() {
+    std::string out;
+    for (const auto type : faults::known_types()) {
+        out += (out.empty() ? "" : ", ") + std::string(type);
+    }
+    return out;
+}
+
 }  // namespace
 
 TEST_SUITE("e2e cli") {
@@ -37,6 +47,7 @@ idle_timeout = 30
 
   [[proxy.rule]]
   name = "slow"
+  type = "latncy"
 )");
         auto result = check_config(config.path());
         REQUIRE_FALSE(result.timed_out);
@@ -49,11 +60,12 @@ idle_timeout = 30
             file +
                 ":6:1: proxy[0].lisen: unknown key; known: name, listen, upstream, enabled, "
                 "allow, deny, connect_timeout, half_closed_timeout, idle_timeout, inside, "
-                "buffer_limit",
+                "buffer_limit, rule",
             file +
                 ":8:16: proxy[0].idle_timeout: expected a duration string like \"30s\", got an "
                 "integer",
-            file + ":10:3: proxy[0].rule: fault rules are not supported by this version",
+            file + ":12:10: proxy[0].rule[0].type: unknown fault type 'latncy'; known: " +
+                known_types(),
         };
         CHECK(lines_of(result.err) == expected);
         CHECK(result.out.empty());

@@ -182,7 +182,7 @@ lisen = "127.0.0.1:15432"
           "chaos.toml:3:1: proxy[0]: missing required key 'upstream'",
           "chaos.toml:5:1: proxy[0].lisen: unknown key; known: name, listen, upstream, enabled, "
           "allow, deny, connect_timeout, half_closed_timeout, idle_timeout, inside, "
-          "buffer_limit"}},
+          "buffer_limit, rule"}},
         {"sed = 1\n", {"chaos.toml:1:1: sed: unknown key; known: seed, api, log, defaults, proxy"}},
         {"[default]\nidle_timeout = \"1s\"\n",
          {"chaos.toml:1:1: default: unknown key; known: seed, api, log, defaults, proxy"}},
@@ -195,18 +195,8 @@ lisen = "127.0.0.1:15432"
     });
 }
 
-TEST_CASE("refuses fault rules and expectations instead of ignoring them") {
+TEST_CASE("refuses expectations instead of ignoring them") {
     check_invalid({
-        {R"([[proxy]]
-name = "pg"
-listen = "127.0.0.1:15432"
-upstream = "127.0.0.1:5432"
-
-  [[proxy.rule]]
-  name = "slow-replies"
-  type = "latency"
-)",
-         {"chaos.toml:6:3: proxy[0].rule: fault rules are not supported by this version"}},
         {"[[expect]]\nname = \"x\"\n",
          {"chaos.toml:1:1: expect: expectations are not supported by this version"}},
         {"[[rule]]\n",
