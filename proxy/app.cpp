@@ -1,17 +1,21 @@
 // Start-up, the API routes available so far, and shutdown.
 #include "proxy/app.hpp"
 
+#include <algorithm>
 #include <csignal>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "proxy/log.hpp"
 
 namespace faultline::proxy {
 
-App::App(rules::Config config) : config_(std::move(config)) {
+App::App(rules::Config config, std::optional<std::string> config_path)
+    : config_(std::move(config)), config_path_(std::move(config_path)) {
     int err = uv_loop_init(&loop_);
     if (err != 0) throw StartupError("cannot create the event loop: " + uv_error_text(err));
     runtime_ = std::make_unique<Runtime>(&loop_);
+    runtime_->seed(config_.seed);
 }
 
 App::~App() {
@@ -59,7 +63,8 @@ void App::start() {
         }
         proxies_.push_back(std::move(proxy));
     }
-    for (int signum : {SIGTERM, SIGINT}) {
+    watch_config();
+    for (int signum : {SIGTERM, SIGINT, SIGHUP}) {
         UvHandle<uv_signal_t> handle(this);
         if (uv_signal_init(&loop_, handle.get()) != 0) continue;
         handle.mark_initialised();
@@ -71,7 +76,108 @@ void App::start() {
 
 void App::on_signal(uv_signal_t* handle, int signum) {
     auto* self = static_cast<App*>(handle->data);
-    if (self) self->shutdown(signum);
+    if (!self) return;
+    if (signum == SIGHUP) {
+        self->reload("SIGHUP");
+    } else {
+        self->shutdown(signum);
+    }
+}
+
+// Editors save by writing in place or by renaming a new file over the old one: the directory is
+// watched, and events for the file's name start a short timer that reloads once.
+void App::watch_config() {
+    if (!config_path_) return;
+    std::filesystem::path path(*config_path_);
+    std::string directory = path.has_parent_path() ? path.parent_path().string() : ".";
+    watcher_ = UvHandle<uv_fs_event_t>(this);
+    reload_timer_ = UvHandle<uv_timer_t>(this);
+    if (uv_timer_init(&loop_, reload_timer_.get()) != 0) return;
+    reload_timer_.mark_initialised();
+    if (uv_fs_event_init(&loop_, watcher_.get()) != 0) return;
+    watcher_.mark_initialised();
+    if (int err = uv_fs_event_start(watcher_.get(), on_file_event, directory.c_str(), 0); err != 0) {
+        log_message(spdlog::level::warn, "cannot watch " + directory + " for changes: " +
+                                             uv_error_text(err) + "; reload with SIGHUP");
+    }
+}
+
+void App::on_file_event(uv_fs_event_t* handle, const char* filename, int, int status) {
+    auto* self = static_cast<App*>(handle->data);
+    if (!self || status < 0 || !filename) return;
+    if (std::filesystem::path(*self->config_path_).filename() != filename) return;
+    (void)uv_timer_start(self->reload_timer_.get(), on_reload_timer, 50, 0);
+}
+
+void App::on_reload_timer(uv_timer_t* handle) {
+    auto* self = static_cast<App*>(handle->data);
+    if (self) self->reload("file changed");
+}
+
+void App::reload(std::string_view trigger) {
+    if (!config_path_ || is_shutting_down_) return;
+    try {
+        apply(rules::load_config(*config_path_));
+    } catch (const rules::ConfigError& e) {
+        // The old rules stay.
+        log_event(spdlog::level::err, {{"event", "reload_failed"},
+                                       {"trigger", trigger},
+                                       {"file", *config_path_},
+                                       {"errors", e.errors()}});
+        return;
+    }
+    log_event(spdlog::level::info,
+              {{"event", "reload"}, {"trigger", trigger}, {"file", *config_path_},
+               {"proxies", proxies_.size()}});
+}
+
+Proxy* App::find_proxy(const std::string& name) {
+    for (auto& proxy : proxies_) {
+        if (proxy->name() == name) return proxy.get();
+    }
+    return nullptr;
+}
+
+void App::apply(rules::Config config) {
+    auto same_listener = [](const rules::ProxyConfig& a, const rules::ProxyConfig& b) {
+        return a.listen == b.listen && a.upstream == b.upstream && a.enabled == b.enabled &&
+               a.allow == b.allow && a.deny == b.deny && a.settings == b.settings;
+    };
+    std::vector<std::unique_ptr<Proxy>> kept;
+    for (auto& proxy_config : config.proxies) {
+        auto it = std::find_if(proxies_.begin(), proxies_.end(),
+                               [&](const auto& p) { return p->name() == proxy_config.name; });
+        if (it != proxies_.end() && same_listener((*it)->config(), proxy_config)) {
+            (*it)->set_rules(proxy_config.rules);
+            kept.push_back(std::move(*it));
+            proxies_.erase(it);
+            continue;
+        }
+        if (it != proxies_.end()) {
+            runtime_->clear_sessions(it->get(), Reason::xlate_clear);
+            (*it)->stop_listening();
+            proxies_.erase(it);
+        }
+        auto proxy = std::make_unique<Proxy>(*runtime_, proxy_config);
+        if (proxy_config.enabled) {
+            if (int err = proxy->start(); err != 0) {
+                log_event(spdlog::level::err, {{"event", "listen_failed"},
+                                               {"proxy", proxy_config.name},
+                                               {"address", proxy_config.listen.text()},
+                                               {"error", uv_error_text(err)}});
+            }
+        }
+        kept.push_back(std::move(proxy));
+    }
+    // Proxies that are gone close their connections.
+    for (auto& proxy : proxies_) {
+        runtime_->clear_sessions(proxy.get(), Reason::xlate_clear);
+        proxy->stop_listening();
+    }
+    proxies_ = std::move(kept);
+    config.api = config_.api;  // the API's address and token change with a restart only
+    config.log = config_.log;
+    config_ = std::move(config);
 }
 
 void App::shutdown(int signum) {
@@ -83,6 +189,8 @@ void App::shutdown(int signum) {
     for (auto& proxy : proxies_)
         proxy->stop_listening();
     api_->stop();
+    watcher_.close();
+    reload_timer_.close();
     runtime_->clear_sessions(nullptr, Reason::xlate_clear);
     signals_.clear();
 }

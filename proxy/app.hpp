@@ -5,6 +5,8 @@
 #include <uv.h>
 
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -24,7 +26,8 @@ class StartupError : public std::runtime_error {
 
 class App {
   public:
-    explicit App(rules::Config config);
+    // `config_path`: the file to watch and reload (on change and on SIGHUP), if any.
+    explicit App(rules::Config config, std::optional<std::string> config_path = std::nullopt);
     App(const App&) = delete;
     App& operator=(const App&) = delete;
     ~App();
@@ -35,11 +38,22 @@ class App {
 
   private:
     static void on_signal(uv_signal_t* handle, int signum);
+    static void on_file_event(uv_fs_event_t* handle, const char* filename, int events, int status);
+    static void on_reload_timer(uv_timer_t* handle);
     void start();
+    void watch_config();
+    void reload(std::string_view trigger);
+    // Applies a new valid configuration as a difference: unchanged proxies keep their listeners
+    // and connections and take the new rules; changed, disabled and removed ones close theirs.
+    void apply(rules::Config config);
+    [[nodiscard]] Proxy* find_proxy(const std::string& name);
     void shutdown(int signum);
     [[nodiscard]] HttpResponse handle_api(const HttpRequest& request);
 
     rules::Config config_;
+    std::optional<std::string> config_path_;
+    UvHandle<uv_fs_event_t> watcher_;
+    UvHandle<uv_timer_t> reload_timer_;  // coalesces the several events of one save
     uv_loop_t loop_{};
     std::unique_ptr<Runtime> runtime_;
     std::unique_ptr<ApiServer> api_;

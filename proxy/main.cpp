@@ -133,7 +133,7 @@ int run_serve(const std::vector<std::string_view>& args) {
         throw UsageError{e.what(), serve_usage};
     }
 
-    faultline::proxy::App app(std::move(config));
+    faultline::proxy::App app(std::move(config), config_path);
     app.run();
     return 0;
 }

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "proxy/address.hpp"
@@ -60,10 +61,13 @@ int Proxy::start() {
                                     {"proxy", config_.name},
                                     {"address", bound_address_},
                                     {"upstream", config_.upstream.text()}});
+    update_listener_action();
     return 0;
 }
 
 void Proxy::stop_listening() {
+    release_accept_queue();
+    filler_addresses_.clear();
     // The poll handle lets go of the descriptor synchronously; then it can be closed.
     acceptor_.close();
     resume_timer_.close();
@@ -90,6 +94,11 @@ void Proxy::accept_pending() {
         int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &length,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
+            if (!filler_addresses_.empty() &&
+                filler_addresses_.erase(address_text(reinterpret_cast<const sockaddr&>(peer)))) {
+                ::close(fd);  // one of faultline's own queue fillers: no session, no record
+                continue;
+            }
             start_session(fd, length > 0 ? reinterpret_cast<const sockaddr*>(&peer) : nullptr);
             continue;
         }
@@ -167,7 +176,90 @@ void Proxy::on_resume(uv_timer_t* handle) {
     auto* self = static_cast<Proxy*>(handle->data);
     if (!self || !self->acceptor_) return;
     self->is_paused_ = false;
-    (void)uv_poll_start(self->acceptor_.get(), UV_READABLE, on_acceptable);
+    self->start_polling();
+}
+
+void Proxy::start_polling() {
+    if (!acceptor_ || is_paused_ || listener_action_ != faults::ListenerAction::none) return;
+    (void)uv_poll_start(acceptor_.get(), UV_READABLE, on_acceptable);
+}
+
+void Proxy::set_rules(std::vector<rules::Rule> rules) {
+    // A rule that is new (or comes back) counts its connections from zero.
+    std::erase_if(rule_connections_, [&](const auto& entry) {
+        return std::none_of(rules.begin(), rules.end(), [&](const rules::Rule& rule) {
+            return rule.name == entry.first && rule.enabled;
+        });
+    });
+    config_.rules = std::move(rules);
+    update_listener_action();
+    // Applying rules can end sessions, which leave the runtime's list: collect them first.
+    std::vector<Session*> sessions;
+    for (const auto& [id, session] : runtime_.sessions()) {
+        if (&session->proxy() == this) sessions.push_back(session.get());
+    }
+    for (Session* session : sessions) session->apply_rules(config_.rules);
+}
+
+// reject: the listening socket stops listening (shutdown SHUT_RD), so connects are refused by the
+// kernel; listen() again re-arms it on the same port. drop: the accept queue is shrunk and kept
+// full by faultline's own connects, so new SYNs are dropped and connects hang.
+void Proxy::update_listener_action() {
+    auto wanted = faults::ListenerAction::none;
+    for (const auto& rule : config_.rules) {
+        if (!rule.enabled || !rule.fault) continue;
+        auto action = rule.fault->listener_action();
+        if (action == faults::ListenerAction::reject) wanted = action;
+        if (action == faults::ListenerAction::drop && wanted == faults::ListenerAction::none) {
+            wanted = action;
+        }
+    }
+    if (wanted == listener_action_ || listen_fd_ < 0) return;
+    if (acceptor_) (void)uv_poll_stop(acceptor_.get());
+    release_accept_queue();
+    if (listener_action_ != faults::ListenerAction::none) (void)listen(listen_fd_, SOMAXCONN);
+    listener_action_ = wanted;
+    if (wanted == faults::ListenerAction::reject) {
+        (void)::shutdown(listen_fd_, SHUT_RD);
+    } else if (wanted == faults::ListenerAction::drop) {
+        (void)listen(listen_fd_, 0);
+        fill_accept_queue();
+    }
+    log_event(spdlog::level::info,
+              {{"event", "listener"},
+               {"proxy", config_.name},
+               {"state", wanted == faults::ListenerAction::reject ? "refusing"
+                         : wanted == faults::ListenerAction::drop  ? "dropping"
+                                                                   : "accepting"}});
+    start_polling();
+}
+
+void Proxy::fill_accept_queue() {
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    if (getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) return;
+    // A queue of backlog 0 holds one connection; two connects make sure it is full.
+    for (int i = 0; i < 2; ++i) {
+        int fd = ::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) return;
+        (void)connect(fd, reinterpret_cast<const sockaddr*>(&address), length);
+        sockaddr_storage local{};
+        socklen_t local_length = sizeof local;
+        if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) == 0) {
+            filler_addresses_.insert(address_text(reinterpret_cast<const sockaddr&>(local)));
+        }
+        filler_fds_.push_back(fd);
+    }
+}
+
+void Proxy::release_accept_queue() {
+    for (int fd : filler_fds_) ::close(fd);
+    filler_fds_.clear();
+    if (listen_fd_ < 0) filler_addresses_.clear();
+}
+
+std::uint64_t Proxy::count_rule_connection(const std::string& rule) {
+    return ++rule_connections_[rule];
 }
 
 void Proxy::note_connected() {

@@ -6,8 +6,13 @@
 
 #include <uv.h>
 
+#include <cstdint>
+#include <map>
+#include <set>
 #include <string>
+#include <vector>
 
+#include "faults/spec.hpp"
 #include "proxy/diagnosis.hpp"
 #include "proxy/uv_handle.hpp"
 #include "rules/config.hpp"
@@ -41,6 +46,12 @@ class Proxy {
     void pause_accepting(int status);
     // A session reached its upstream: accepting works, the episode (if any) is over.
     void note_connected();
+    // Replaces the rules and applies them to every live connection of this proxy.
+    void set_rules(std::vector<rules::Rule> rules);
+    // The 1-based index of a connection among those considered for the rule since it was added
+    // (for `first` and `every`).
+    [[nodiscard]] std::uint64_t count_rule_connection(const std::string& rule);
+
     // A finished connection's outcome, for the refusal diagnosis: did the upstream reset or
     // refuse it?
     void note_outcome(bool upstream_failed);
@@ -51,6 +62,11 @@ class Proxy {
     void accept_pending();
     void start_session(int fd, const sockaddr* peer);
     void drop_one(int status);
+    // Rules that act on the listener (refuse reject, refuse drop) while they are enabled.
+    void update_listener_action();
+    void fill_accept_queue();
+    void release_accept_queue();
+    void start_polling();
 
     Runtime& runtime_;
     rules::ProxyConfig config_;
@@ -59,6 +75,10 @@ class Proxy {
     UvHandle<uv_timer_t> resume_timer_;
     std::string bound_address_;
     RefusalDiagnosis diagnosis_;
+    std::map<std::string, std::uint64_t> rule_connections_;
+    faults::ListenerAction listener_action_ = faults::ListenerAction::none;
+    std::vector<int> filler_fds_;             // faultline's own connects that fill the queue
+    std::set<std::string> filler_addresses_;  // accepted later: closed without a session
     bool is_paused_ = false;
     bool is_out_of_descriptors_ = false;  // an episode: logged when it starts and when it ends
 };

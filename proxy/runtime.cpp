@@ -23,6 +23,10 @@ Runtime::~Runtime() {
     release_reserve_descriptor();
 }
 
+void Runtime::seed(std::optional<std::uint64_t> seed) {
+    random_.seed(seed ? *seed : std::random_device{}());
+}
+
 void Runtime::release_reserve_descriptor() {
     if (reserve_fd_ >= 0) ::close(std::exchange(reserve_fd_, -1));
 }

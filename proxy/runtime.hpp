@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
+#include <random>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -28,6 +30,11 @@ class Runtime {
 
     [[nodiscard]] uv_loop_t* loop() const { return loop_; }
     [[nodiscard]] BufferPool& buffers() { return buffers_; }
+
+    // The one random source of toxicity draws and faults: with a seed, the same traffic draws the
+    // same outcomes; without, a seed from the system.
+    void seed(std::optional<std::uint64_t> seed);
+    [[nodiscard]] double random() { return std::uniform_real_distribution<double>(0.0, 1.0)(random_); }
 
     Session& create_session(Proxy& proxy);
     [[nodiscard]] std::uint64_t allocate_id() { return next_id_++; }
@@ -76,6 +83,7 @@ class Runtime {
     std::unordered_map<std::string, Session*> upstreams_;
     UvHandle<uv_check_t> reaper_;
     int reserve_fd_ = -1;
+    std::mt19937_64 random_{std::random_device{}()};
 };
 
 }  // namespace faultline::proxy

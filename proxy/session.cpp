@@ -63,7 +63,12 @@ void Session::start(UvHandle<uv_tcp_t> client, const sockaddr* peer) {
     client_.tcp = std::move(client);
     client_.tcp.get()->data = &client_;
     client_.is_connected = true;
-    if (peer) client_.history.address = address_text(*peer);
+    if (peer) {
+        client_.history.address = address_text(*peer);
+        std::memcpy(&client_sockaddr_, peer,
+                    peer->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
+        has_client_sockaddr_ = true;
+    }
     (void)uv_tcp_nodelay(client_.tcp.get(), 1);
 
     // A connection that comes from one of faultline's own upstream sockets, through a chain
@@ -174,6 +179,7 @@ void Session::on_connected(int status) {
         note_activity();
         start_reading(client_);
         start_reading(server_);
+        apply_rules(proxy_.config().rules);
         if (!finished_) arm_timer();
         return;
     }
@@ -257,20 +263,38 @@ void Session::resume_reading(Leg& leg) {
 
 void Session::forward(Leg& from, Leg& to, char* buffer, std::size_t length) {
     note_activity();
+    faults::Stream stream = stream_into(to);
+    if (is_transparent(stream)) {
+        write(to, buffer, length, buffer);
+    } else {
+        std::string bytes(buffer, length);
+        runtime_.buffers().give(buffer);
+        on_rule_data(from, stream, std::move(bytes));
+    }
+    update_backpressure(stream);
+}
+
+// Writes bytes toward a leg: whatever the kernel takes at once, the rest queued. `pooled` is the
+// pool buffer that holds `data` (it is given back or kept by the queued write), or nullptr.
+void Session::write(Leg& to, const char* data, std::size_t length, char* pooled) {
+    if (finished_ || to.is_shutdown_requested) {
+        runtime_.buffers().give(pooled);
+        return;
+    }
     std::size_t offset = 0;
     if (to.queued_bytes == 0) {
         // Fast path: the kernel usually takes the whole chunk at once.
-        uv_buf_t chunk = uv_buf_init(buffer, static_cast<unsigned>(length));
+        uv_buf_t chunk = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(length));
         int written = uv_try_write(to.tcp.stream(), &chunk, 1);
         if (written >= 0) {
             offset = static_cast<std::size_t>(written);
             to.delivered_bytes += offset;
             if (offset == length) {
-                runtime_.buffers().give(buffer);
+                runtime_.buffers().give(pooled);
                 return;
             }
         } else if (written != UV_EAGAIN) {
-            runtime_.buffers().give(buffer);
+            runtime_.buffers().give(pooled);
             on_leg_failed(to, written);
             return;
         }
@@ -278,19 +302,19 @@ void Session::forward(Leg& from, Leg& to, char* buffer, std::size_t length) {
     auto* request = new WriteRequest{};
     request->req.data = request;
     request->length = length - offset;
-    std::size_t start = 0;  // where the unwritten bytes begin in request->buffer
-    if (request->length <= small_write_bytes) {
+    const char* rest_data = data + offset;
+    if (!pooled || request->length <= small_write_bytes) {
         request->buffer = new char[request->length];
-        std::memcpy(request->buffer, buffer + offset, request->length);
+        std::memcpy(request->buffer, rest_data, request->length);
         request->held = request->length;
-        runtime_.buffers().give(buffer);
+        runtime_.buffers().give(pooled);
     } else {
-        request->buffer = buffer;
+        request->buffer = pooled;
         request->pool = &runtime_.buffers();
         request->held = BufferPool::buffer_size;
-        start = offset;
     }
-    uv_buf_t rest = uv_buf_init(request->buffer + start, static_cast<unsigned>(request->length));
+    char* start = request->pool ? const_cast<char*>(rest_data) : request->buffer;
+    uv_buf_t rest = uv_buf_init(start, static_cast<unsigned>(request->length));
     int err = uv_write(&request->req, to.tcp.stream(), &rest, 1, on_write);
     if (err != 0) {
         delete request;
@@ -298,7 +322,19 @@ void Session::forward(Leg& from, Leg& to, char* buffer, std::size_t length) {
         return;
     }
     to.queued_bytes += request->held;
-    if (to.queued_bytes >= settings().buffer_limit) pause_reading(from);  // backpressure
+}
+
+// Backpressure: what waits to be written toward the destination plus what the stream's faults
+// hold is bounded; past the bound the source is not read.
+void Session::update_backpressure(faults::Stream stream) {
+    if (finished_) return;
+    Leg& to = destination(stream);
+    std::size_t pending = to.queued_bytes + chain_for(stream).held_bytes();
+    if (pending >= settings().buffer_limit) {
+        pause_reading(source(stream));
+    } else {
+        resume_reading(source(stream));
+    }
 }
 
 void Session::on_write(uv_write_t* req, int status) {
@@ -317,7 +353,7 @@ void Session::on_written(Leg& to, std::size_t length, std::size_t held, int stat
     }
     to.delivered_bytes += length;
     note_activity();
-    if (to.queued_bytes < settings().buffer_limit) resume_reading(other(to));
+    update_backpressure(stream_into(to));
 }
 
 void Session::on_eof(Leg& from) {
@@ -327,10 +363,20 @@ void Session::on_eof(Leg& from) {
     from.history.state = EndpointState::fin_received;
     if (!first_fin_) first_fin_ = from.side;
     note_activity();
+    faults::Stream stream = stream_into(other(from));
+    if (is_transparent(stream)) {
+        deliver_end(stream);
+    } else {
+        on_rule_end(from, stream);
+    }
+}
 
-    // The FIN goes out after every byte queued before it: libuv runs the shutdown after the
-    // pending writes.
-    Leg& to = other(from);
+// The FIN goes out after every byte queued before it: libuv runs the shutdown after the pending
+// writes.
+void Session::deliver_end(faults::Stream stream) {
+    Leg& from = source(stream);
+    Leg& to = destination(stream);
+    if (finished_ || to.is_shutdown_requested) return;
     auto* req = new uv_shutdown_t{};
     int err = uv_shutdown(req, to.tcp.stream(), on_shutdown);
     if (err != 0) {
@@ -342,7 +388,9 @@ void Session::on_eof(Leg& from) {
     if (!to.has_eof) {
         half_closed_at_ = uv_now(runtime_.loop());
         arm_timer();
-        from.reset_watch.start(runtime_.loop(), from.tcp.get(), on_reset_seen, &from);
+        if (from.has_eof) {
+            from.reset_watch.start(runtime_.loop(), from.tcp.get(), on_reset_seen, &from);
+        }
     }
 }
 
@@ -365,6 +413,14 @@ void Session::on_shut_down(Leg& to, int status) {
 }
 
 void Session::maybe_end_gracefully() {
+    if (closing_cause_) {
+        // A rule closes the connection: FIN toward both after what was queued, then close.
+        if (client_.is_shut_down && server_.is_shut_down) {
+            end_legs(*closing_cause_, EndpointState::fin_sent, false, EndpointState::fin_sent,
+                     false);
+        }
+        return;
+    }
     if (!(client_.has_eof && server_.has_eof && client_.is_shut_down && server_.is_shut_down)) {
         return;
     }
@@ -383,6 +439,14 @@ void Session::on_reset_seen(void* owner, int error) {
 
 void Session::on_leg_failed(Leg& leg, int status) {
     if (finished_) return;
+    if (silent_cause_ && (status == UV_ECONNRESET || status == UV_EPIPE)) {
+        // A forgotten flow: the other endpoint hears nothing of it.
+        leg.history.sent_rst = true;
+        leg.has_eof = true;
+        stop_reading(leg);
+        end_silently_if_done();
+        return;
+    }
     EndpointState leg_state = EndpointState::error;
     Cause cause{Reason::unknown, Initiator::faultline, uv_err_name(status), {}};
     // ENOTCONN: a shutdown or write found the socket already reset.
@@ -470,24 +534,42 @@ void Session::set_cause(Cause cause) {
     if (!cause_) cause_ = std::move(cause);
 }
 
-void Session::end_with_reset(Cause cause, EndpointState client_state, EndpointState server_state) {
+void Session::end_legs(Cause cause, EndpointState client_state, bool reset_client,
+                       EndpointState server_state, bool reset_server) {
     if (finished_) return;
     set_cause(std::move(cause));
     client_.history.state = client_state;
     server_.history.state = server_state;
-    close_leg(client_, true);
-    close_leg(server_, true);
+    close_leg(client_, reset_client);
+    close_leg(server_, reset_server);
     finish();
 }
 
+void Session::end_with_reset(Cause cause, EndpointState client_state,
+                             EndpointState server_state) {
+    end_legs(std::move(cause), client_state, true, server_state, true);
+}
+
 void Session::end_with_close(Cause cause, EndpointState state) {
-    if (finished_) return;
-    set_cause(std::move(cause));
-    client_.history.state = state;
-    server_.history.state = state;
-    close_leg(client_, false);
-    close_leg(server_, false);
-    finish();
+    end_legs(std::move(cause), state, false, state, false);
+}
+
+void Session::end_with_shutdown(Cause cause) {
+    if (finished_ || closing_cause_) return;
+    closing_cause_ = std::move(cause);
+    pause_reading(client_);
+    pause_reading(server_);
+    for (Leg* leg : {&client_, &server_}) {
+        if (leg->is_shutdown_requested) continue;
+        auto* req = new uv_shutdown_t{};
+        if (uv_shutdown(req, leg->tcp.stream(), on_shutdown) != 0) {
+            delete req;
+            leg->is_shut_down = true;  // nothing more can be sent on it: close it as it is
+            continue;
+        }
+        leg->is_shutdown_requested = true;
+    }
+    maybe_end_gracefully();
 }
 
 void Session::close_leg(Leg& leg, bool with_reset) {
@@ -516,6 +598,12 @@ void Session::finish() {
     record.id = id_;
     record.proxy = proxy_.name();
     record.cause = cause_.value_or(Cause{Reason::unknown, Initiator::faultline, "internal", {}});
+    // A timer or the operator ended a connection that a rule was acting on (an interruption, a
+    // silent flow): the record names that rule.
+    bool is_ended_by_waiting = record.cause.reason == Reason::conn_timeout ||
+                               record.cause.reason == Reason::fin_timeout ||
+                               record.cause.reason == Reason::xlate_clear;
+    if (record.cause.rule.empty() && is_ended_by_waiting) record.cause.rule = last_fired_rule_;
     record.inside = settings().inside;
     record.client = client_.history;
     record.server = server_.history;

@@ -22,6 +22,7 @@
 
 #include "proxy/deadlines.hpp"
 #include "proxy/reset_watch.hpp"
+#include "proxy/stream_chain.hpp"
 #include "proxy/teardown.hpp"
 #include "proxy/uv_handle.hpp"
 #include "rules/config.hpp"
@@ -31,10 +32,12 @@ namespace faultline::proxy {
 class Proxy;
 class Runtime;
 
-class Session {
+class Session final : private ChainHost {
   public:
     // A queued remainder up to this size is copied out of its pool buffer.
     static constexpr std::size_t small_write_bytes = 8 * 1024;
+    // A reset with flush waits at most this long for the kernel to send what was forwarded.
+    static constexpr std::uint64_t flush_limit_ms = 2000;
 
     Session(Runtime& runtime, Proxy& proxy, std::uint64_t id);
     Session(const Session&) = delete;
@@ -48,6 +51,10 @@ class Session {
     // Ends the session from outside: the operator (Xlate Clear) or loop detection (SYN Control).
     // Both legs are reset.
     void clear(Reason reason);
+
+    // The proxy's rules, at the start and after every change: rules that arrive are drawn and
+    // started, changed ones updated, removed or disabled ones stopped (releasing what they hold).
+    void apply_rules(const std::vector<rules::Rule>& rules);
 
     [[nodiscard]] std::uint64_t id() const { return id_; }
     [[nodiscard]] const Proxy& proxy() const { return proxy_; }
@@ -73,6 +80,17 @@ class Session {
     struct WriteRequest;
 
     // Data path.
+    [[nodiscard]] faults::Stream stream_into(const Leg& to) const {
+        return &to == &server_ ? faults::Stream::upstream : faults::Stream::downstream;
+    }
+    Leg& source(faults::Stream s) { return s == faults::Stream::upstream ? client_ : server_; }
+    Leg& destination(faults::Stream s) { return s == faults::Stream::upstream ? server_ : client_; }
+    StreamChain& chain_for(faults::Stream s) {
+        return s == faults::Stream::upstream ? upstream_chain_ : downstream_chain_;
+    }
+    void write(Leg& to, const char* data, std::size_t length, char* pooled);
+    void update_backpressure(faults::Stream stream);
+    void deliver_end(faults::Stream stream) override;
     void start_reading(Leg& leg);
     void stop_reading(Leg& leg);
     void forward(Leg& from, Leg& to, char* buffer, std::size_t length);
@@ -83,6 +101,26 @@ class Session {
     void on_shut_down(Leg& to, int status);
     void on_leg_failed(Leg& leg, int status);
     void maybe_end_gracefully();
+
+    // Rules (session_rules.cpp).
+    [[nodiscard]] bool is_transparent(faults::Stream stream);
+    void on_rule_data(Leg& from, faults::Stream stream, std::string bytes);
+    void on_rule_end(Leg& from, faults::Stream stream);
+    [[nodiscard]] bool rule_applies(const rules::Rule& rule);
+    [[nodiscard]] Cause rule_cause(const RuleRunner& rule) const;
+    void end_silently_if_done();
+    void finish_flushed_reset();
+    static void on_flush_check(uv_timer_t* handle);
+    [[nodiscard]] uv_loop_t* chain_loop() const override;
+    [[nodiscard]] double chain_random() override;
+    [[nodiscard]] faults::Micros chain_last_activity() const override;
+    void deliver(faults::Stream stream, std::string bytes) override;
+    void rule_reset(const RuleRunner& rule, faults::Target target, bool flush) override;
+    void rule_close(const RuleRunner& rule) override;
+    void rule_go_silent(const RuleRunner& rule) override;
+    void rule_reset_on_reverse_data(const RuleRunner& rule) override;
+    void rule_started(const RuleRunner& rule) override;
+    void chain_changed(faults::Stream stream) override;
 
     // Connect phase.
     void connect_upstream();
@@ -96,8 +134,13 @@ class Session {
     void on_timer();
 
     // Endings.
+    // Ends the session, resetting or closing each leg, with the states the record gives them.
+    void end_legs(Cause cause, EndpointState client_state, bool reset_client,
+                  EndpointState server_state, bool reset_server);
     void end_with_reset(Cause cause, EndpointState client_state, EndpointState server_state);
     void end_with_close(Cause cause, EndpointState state);
+    // FIN to both endpoints after what is queued, then close (a rule that closes the connection).
+    void end_with_shutdown(Cause cause);
     void set_cause(Cause cause);
     void close_leg(Leg& leg, bool with_reset);
     void finish();
@@ -131,6 +174,35 @@ class Session {
     std::uint64_t half_closed_at_ = 0;
     std::uint64_t timer_due_ = 0;
     bool finished_ = false;
+
+    // Rules.
+    StreamChain upstream_chain_{*this, faults::Stream::upstream};
+    StreamChain downstream_chain_{*this, faults::Stream::downstream};
+    sockaddr_storage client_sockaddr_{};
+    bool has_client_sockaddr_ = false;
+    std::string last_fired_rule_;      // named in the record when a timer ends the connection
+    std::optional<Cause> silent_cause_;  // set by a rule that made the connection go silent
+    std::string reverse_reset_rule_[2];  // per stream: its data resets the sender (collapse)
+    std::optional<Cause> closing_cause_;  // ending with FIN after queued bytes
+    // A reset that waits for the kernel to send what was forwarded first.
+    struct PendingReset {
+        Cause cause;
+        bool client = false;
+        bool server = false;
+        bool flush = false;
+        std::uint64_t deadline_ms = 0;  // a flush waits at most this long
+    };
+    // Whether a rule applies to this connection, decided once.
+    struct Decision {
+        std::string name;
+        faults::Stream stream;
+        double toxicity;
+        rules::Match match;
+        bool applies;
+    };
+    std::vector<Decision> decisions_;
+    std::optional<PendingReset> pending_reset_;
+    UvHandle<uv_timer_t> flush_timer_;
 };
 
 }  // namespace faultline::proxy
