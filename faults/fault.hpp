@@ -69,6 +69,9 @@ class Fault {
     // The rule was removed or disabled: release what is held (unless dropping was the point) and
     // pass on an end of stream that was held back.
     virtual void on_stop(Context& context) { (void)context; }
+    // Called right after FaultSpec::update() gave this running fault new attributes (configure()
+    // has no context): re-plan what the change moved, such as a timer or a stalled stream.
+    virtual void on_update(Context& context) { (void)context; }
 
     // Bytes held inside the fault; they count against the direction's buffer limit, so a fault
     // that holds bytes slows the sender down instead of growing memory.

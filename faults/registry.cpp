@@ -3,7 +3,19 @@
 
 #include <string>
 
+#include "faults/bandwidth.hpp"
+#include "faults/half_close.hpp"
+#include "faults/idle_timeout.hpp"
+#include "faults/interrupt.hpp"
+#include "faults/latency.hpp"
+#include "faults/limit_data.hpp"
 #include "faults/noop.hpp"
+#include "faults/refuse.hpp"
+#include "faults/reset.hpp"
+#include "faults/reset_peer.hpp"
+#include "faults/slicer.hpp"
+#include "faults/slow_close.hpp"
+#include "faults/timeout.hpp"
 
 namespace faultline::faults {
 namespace {
@@ -17,14 +29,27 @@ struct Entry {
 
 // One line per fault type.
 constexpr Entry registry[] = {
+    {"latency", read_basic_spec<LatencyConfig, LatencyFault>},
+    {"bandwidth", read_basic_spec<BandwidthConfig, BandwidthFault>},
+    {"slow_close", read_basic_spec<SlowCloseConfig, SlowCloseFault>},
+    {"timeout", read_basic_spec<TimeoutConfig, TimeoutFault>},
+    {"reset_peer", read_basic_spec<ResetPeerConfig, ResetPeerFault>},
+    {"slicer", read_basic_spec<SlicerConfig, SlicerFault>},
+    {"limit_data", read_basic_spec<LimitDataConfig, LimitDataFault>},
     {"noop", read_basic_spec<NoopConfig, NoopFault>},
+    {"interrupt", read_basic_spec<InterruptConfig, InterruptFault>},
+    {"reset", read_basic_spec<ResetConfig, ResetFault>},
+    {"half_close", read_basic_spec<HalfCloseConfig, HalfCloseFault>},
+    {"refuse", read_refuse_spec},
+    {"idle_timeout", read_basic_spec<IdleTimeoutConfig, IdleTimeoutFault>},
 };
 
 }  // namespace
 
 ParsedSpec parse_fault(std::string_view type, const nlohmann::json& attributes) {
     for (const auto& entry : registry) {
-        if (entry.type == type) return entry.read(type, attributes);
+        // The list's own name: the spec keeps the view, which must outlive the caller's string.
+        if (entry.type == type) return entry.read(entry.type, attributes);
     }
     std::string known;
     for (const auto& entry : registry)

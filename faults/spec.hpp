@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,22 +52,43 @@ class FaultSpec {
     [[nodiscard]] virtual EndReason end_reason() const { return EndReason::deny; }
 };
 
+// Bounds on attributes that keep the faults' time and size arithmetic far from overflow: about
+// 31 years in milliseconds, a petabyte in bytes.
+inline constexpr std::int64_t max_milliseconds = 1'000'000'000'000;
+inline constexpr std::int64_t max_bytes = 1'000'000'000'000'000;
+
 // Reading attributes: each helper reports into `errors` and returns the default when the value
 // is absent or wrong. Unknown attributes are errors.
 class AttributeReader {
   public:
     AttributeReader(const nlohmann::json& attributes, std::vector<AttributeError>& errors);
+    // The reader keeps a reference: the attributes must outlive it.
+    AttributeReader(nlohmann::json&& attributes, std::vector<AttributeError>& errors) = delete;
 
     [[nodiscard]] std::int64_t integer(std::string_view name, std::int64_t fallback,
                                        std::int64_t min, std::int64_t max);
+    // An integer in [1, max]. An absent attribute counts as 0 (the API lists it so) and is
+    // reported like a given 0: "must be greater than 0, got 0". Returns 0 when there was an error.
+    [[nodiscard]] std::int64_t positive_integer(std::string_view name, std::int64_t max);
     [[nodiscard]] bool boolean(std::string_view name, bool fallback);
     // One of `choices`; the message lists them.
     [[nodiscard]] std::string choice(std::string_view name, std::string_view fallback,
                                      const std::vector<std::string_view>& choices);
+    // One of `choices`, with no default: an absent attribute is an error. Returns "" on errors.
+    [[nodiscard]] std::string required_choice(std::string_view name,
+                                              const std::vector<std::string_view>& choices);
+    // Reports a problem that the helpers above cannot see, such as one attribute bounding another.
+    void report(std::string_view name, std::string message);
     // Reports every attribute that no call above asked for.
     void reject_unknown();
 
   private:
+    // The attribute's value as an integer; nullopt when absent or (reported) not an integer.
+    [[nodiscard]] std::optional<std::int64_t> read_integer(std::string_view name);
+    // The attribute's value as one of `choices`; nullopt when absent or (reported) not one of them.
+    [[nodiscard]] std::optional<std::string> read_choice(
+        std::string_view name, const std::vector<std::string_view>& choices);
+
     const nlohmann::json& attributes_;
     std::vector<AttributeError>& errors_;
     std::vector<std::string> known_;
@@ -91,6 +113,15 @@ class BasicSpec final : public FaultSpec {
     }
     void update(Fault& running) const override {
         static_cast<Running&>(running).configure(config_);
+    }
+    // A Config may say how connections its fault ends are recorded:
+    // `static constexpr EndReason end_reason = EndReason::idle_timeout;`.
+    [[nodiscard]] EndReason end_reason() const override {
+        if constexpr (requires { Config::end_reason; }) {
+            return Config::end_reason;
+        } else {
+            return EndReason::deny;
+        }
     }
     [[nodiscard]] const Config& config() const { return config_; }
 
