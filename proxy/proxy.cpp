@@ -1,6 +1,7 @@
 // Listening and accepting for one proxy.
 #include "proxy/proxy.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -21,20 +22,63 @@ Proxy::~Proxy() {
     stop_listening();
 }
 
-int Proxy::start() {
-    sockaddr_storage address{};
-    if (int err = to_sockaddr(config_.listen, address); err != 0) return err;
+namespace {
+
+// A bound socket with SO_REUSEADDR, or -errno.
+int bound_socket(const sockaddr_storage& address) {
     int fd = ::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
     int one = 1;
     socklen_t length = address.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        bind(fd, reinterpret_cast<const sockaddr*>(&address), length) != 0 ||
-        listen(fd, SOMAXCONN) != 0) {
+        bind(fd, reinterpret_cast<const sockaddr*>(&address), length) != 0) {
         int err = -errno;
         ::close(fd);
         return err;
     }
+    return fd;
+}
+
+void set_port(sockaddr_storage& address, std::uint16_t port) {
+    if (address.ss_family == AF_INET6) {
+        reinterpret_cast<sockaddr_in6&>(address).sin6_port = htons(port);
+    } else {
+        reinterpret_cast<sockaddr_in&>(address).sin_port = htons(port);
+    }
+}
+
+// Binds the listen address. Port 0 is resolved to a free port first and then bound explicitly:
+// the kernel keeps an explicitly bound port across `refuse reject` (SHUT_RD, then listen again),
+// while a port it picked itself would be given up.
+int bind_listener(sockaddr_storage address) {
+    int fd = bound_socket(address);
+    bool is_any_port = reinterpret_cast<const sockaddr_in&>(address).sin_port == 0;
+    for (int attempt = 0; is_any_port && fd >= 0 && attempt < 8; ++attempt) {
+        sockaddr_storage picked{};
+        socklen_t length = sizeof picked;
+        if (getsockname(fd, reinterpret_cast<sockaddr*>(&picked), &length) != 0) break;
+        ::close(fd);
+        set_port(address, ntohs(reinterpret_cast<const sockaddr_in&>(picked).sin_port));
+        fd = bound_socket(address);
+        if (fd != -EADDRINUSE) break;
+        set_port(address, 0);  // taken in between: pick again
+        fd = bound_socket(address);
+    }
+    if (fd >= 0 && listen(fd, SOMAXCONN) != 0) {
+        int err = -errno;
+        ::close(fd);
+        return err;
+    }
+    return fd;
+}
+
+}  // namespace
+
+int Proxy::start() {
+    sockaddr_storage address{};
+    if (int err = to_sockaddr(config_.listen, address); err != 0) return err;
+    int fd = bind_listener(address);
+    if (fd < 0) return fd;
     acceptor_ = UvHandle<uv_poll_t>(this);
     resume_timer_ = UvHandle<uv_timer_t>(this);
     int err = uv_poll_init_socket(runtime_.loop(), acceptor_.get(), fd);
