@@ -73,6 +73,11 @@ class Fault {
     // has no context): re-plan what the change moved, such as a timer or a stalled stream.
     virtual void on_update(Context& context) { (void)context; }
 
+    // Bytes were swallowed that the destination will never get, though dropping them is not the
+    // fault's lasting purpose (a pulled cable): when the rule goes, the connection cannot go on
+    // and the proxy ends it, as an operator clearing it would.
+    [[nodiscard]] virtual bool has_broken_stream() const { return false; }
+
     // Bytes held inside the fault; they count against the direction's buffer limit, so a fault
     // that holds bytes slows the sender down instead of growing memory.
     [[nodiscard]] virtual std::size_t held_bytes() const { return 0; }

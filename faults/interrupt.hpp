@@ -48,6 +48,8 @@ class InterruptFault final : public Fault {
         } else if (config_.mode == InterruptMode::stall) {
             held_bytes_ += bytes.size();
             held_.push_back(std::move(bytes));
+        } else {
+            has_discarded_ = has_discarded_ || !bytes.empty();
         }
     }
     void on_end(Context& context) override {
@@ -63,6 +65,7 @@ class InterruptFault final : public Fault {
         if (is_interrupted_) end_interruption(context);
     }
     [[nodiscard]] std::size_t held_bytes() const override { return held_bytes_; }
+    [[nodiscard]] bool has_broken_stream() const override { return has_discarded_; }
 
   private:
     // Ends the interruption if its time has come, else asks for the timer then.
@@ -100,6 +103,7 @@ class InterruptFault final : public Fault {
     std::vector<std::string> held_;
     std::size_t held_bytes_ = 0;
     bool is_end_held_ = false;
+    bool has_discarded_ = false;
 };
 
 }  // namespace faultline::faults

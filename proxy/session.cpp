@@ -369,6 +369,9 @@ void Session::on_eof(Leg& from) {
     } else {
         on_rule_end(from, stream);
     }
+    // The end may need no shutdown of ours (a rule already sent the FIN it stands for, as
+    // half_close early_fin does): then this EOF can be the last thing the connection waited for.
+    if (!finished_) maybe_end_gracefully();
 }
 
 // The FIN goes out after every byte queued before it: libuv runs the shutdown after the pending

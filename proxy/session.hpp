@@ -120,6 +120,7 @@ class Session final : private ChainHost {
     void rule_go_silent(const RuleRunner& rule) override;
     void rule_reset_on_reverse_data(const RuleRunner& rule) override;
     void rule_started(const RuleRunner& rule) override;
+    void rule_left_broken_stream(const std::string& rule) override;
     void chain_changed(faults::Stream stream) override;
 
     // Connect phase.

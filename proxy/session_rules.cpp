@@ -38,6 +38,13 @@ std::size_t unsent_bytes(const uv_tcp_t* tcp) {
 void Session::apply_rules(const std::vector<rules::Rule>& rules) {
     if (finished_ || !server_.is_connected) return;
     auto age = uv_now(runtime_.loop()) - started_at_;
+    // A rule that no longer acts on this connection is not named by a later timer's record.
+    auto forget_fired = [this](const std::string& name) {
+        if (last_fired_rule_ == name && !upstream_chain_.find(name) &&
+            !downstream_chain_.find(name)) {
+            last_fired_rule_.clear();
+        }
+    };
     for (const auto& rule : rules) {
         StreamChain& chain = chain_for(rule.stream);
         RuleRunner* runner = chain.find(rule.name);
@@ -52,6 +59,7 @@ void Session::apply_rules(const std::vector<rules::Rule>& rules) {
             }
             chain.remove(rule.name);
             if (finished_) return;
+            forget_fired(rule.name);
         }
         if (!is_wanted || !rule_applies(rule)) continue;
         ChainHost& host = *this;
@@ -67,8 +75,10 @@ void Session::apply_rules(const std::vector<rules::Rule>& rules) {
             bool is_kept = std::any_of(rules.begin(), rules.end(), [&](const rules::Rule& rule) {
                 return rule.name == name && rule.stream == chain->stream();
             });
-            if (!is_kept) chain->remove(name);
+            if (is_kept) continue;
+            chain->remove(name);
             if (finished_) return;
+            forget_fired(name);
         }
     }
     // Decisions about rules that are gone are forgotten: if they come back, they are drawn again.
@@ -232,6 +242,11 @@ void Session::rule_started(const RuleRunner& rule) {
                                      {"rule", rule.rule().name},
                                      {"type", rule.rule().type()},
                                      {"stream", rules::stream_name(rule.rule().stream)}});
+}
+
+void Session::rule_left_broken_stream(const std::string& rule) {
+    end_with_reset({Reason::xlate_clear, Initiator::faultline, {}, rule}, EndpointState::rst_sent,
+                   EndpointState::rst_sent);
 }
 
 void Session::chain_changed(faults::Stream stream) { update_backpressure(stream); }

@@ -59,12 +59,13 @@ void RuleRunner::update(rules::Rule rule) {
     }
 }
 
-void RuleRunner::stop() {
+bool RuleRunner::stop() {
     cancel_timer();
-    if (!fault_) return;
+    if (!fault_) return false;
     auto fault = std::move(fault_);
     // Everything it releases now goes on past it; fault_ is already empty, so the chain skips it.
     fault->on_stop(*this);
+    return fault->has_broken_stream();
 }
 
 faults::Micros RuleRunner::now() const {
@@ -145,7 +146,7 @@ void StreamChain::remove(std::string_view name) {
     auto it = std::find_if(runners_.begin(), runners_.end(),
                            [name](const auto& runner) { return runner->rule().name == name; });
     if (it == runners_.end()) return;
-    (*it)->stop();
+    if ((*it)->stop()) host_.rule_left_broken_stream(std::string(name));
     // stop() may have ended the connection, and the chain with it; look again.
     it = std::find_if(runners_.begin(), runners_.end(),
                       [name](const auto& runner) { return runner->rule().name == name; });

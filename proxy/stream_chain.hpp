@@ -40,6 +40,8 @@ public:
     virtual void chain_changed(faults::Stream stream) = 0;
     // A rule's fault started acting on this connection.
     virtual void rule_started(const RuleRunner& rule) = 0;
+    // A rule went away after swallowing bytes for good: the connection ends (Xlate Clear).
+    virtual void rule_left_broken_stream(const std::string& rule) = 0;
 };
 
 class StreamChain;
@@ -65,8 +67,9 @@ public:
     void start();
     // New attributes for the same type.
     void update(rules::Rule rule);
-    // The rule went away: the fault releases what it holds.
-    void stop();
+    // The rule went away: the fault releases what it holds. True when it had swallowed bytes the
+    // destination will never get (the connection cannot go on).
+    bool stop();
 
     // faults::Context
     [[nodiscard]] faults::Stream stream() const override { return rule_.stream; }

@@ -114,3 +114,22 @@ TEST_CASE("a new duration counts from the start of the interruption") {
 }
 
 }  // namespace faultline::faults
+
+namespace faultline::faults {
+
+TEST_CASE("a discard that swallowed bytes leaves a broken stream; a stall does not") {
+    FakeContext context;
+    InterruptFault discard(InterruptConfig{InterruptMode::discard, std::chrono::milliseconds(0)});
+    discard.on_start(context);
+    CHECK_FALSE(discard.has_broken_stream());
+    discard.on_data(context, "lost");
+    CHECK(discard.has_broken_stream());
+
+    InterruptFault stall(InterruptConfig{InterruptMode::stall, std::chrono::milliseconds(0)});
+    stall.on_start(context);
+    stall.on_data(context, "kept");
+    stall.on_stop(context);
+    CHECK_FALSE(stall.has_broken_stream());
+}
+
+}  // namespace faultline::faults
