@@ -148,7 +148,12 @@ void Proxy::accept_pending() {
         }
         int error = errno;
         if (error == EINTR || error == ECONNABORTED) continue;
-        if (error == EAGAIN || error == EWOULDBLOCK) return;
+        if (error == EAGAIN || error == EWOULDBLOCK) {
+            // The queue is drained: the released fillers that were in it are all accepted, and
+            // any other filler address is stale (a later client could come from that port).
+            if (filler_fds_.empty()) filler_addresses_.clear();
+            return;
+        }
         if (error == EMFILE || error == ENFILE) {
             drop_one(-error);
         } else {
@@ -297,7 +302,20 @@ void Proxy::fill_accept_queue() {
 }
 
 void Proxy::release_accept_queue() {
-    for (int fd : filler_fds_) ::close(fd);
+    for (int fd : filler_fds_) {
+        // A filler whose handshake never completed (its SYN was dropped) is in no accept queue:
+        // forget its address now, or a client that later connects from the same port would be
+        // closed as a filler, without a session or a record.
+        sockaddr_storage peer{};
+        socklen_t peer_length = sizeof peer;
+        sockaddr_storage local{};
+        socklen_t local_length = sizeof local;
+        if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) != 0 &&
+            getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) == 0) {
+            filler_addresses_.erase(address_text(reinterpret_cast<const sockaddr&>(local)));
+        }
+        ::close(fd);
+    }
     filler_fds_.clear();
     if (listen_fd_ < 0) filler_addresses_.clear();
 }

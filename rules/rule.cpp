@@ -94,6 +94,7 @@ class JsonRuleReader {
             }
         }
         if (const auto* match = field(toxic, "match")) rule.match = read_match(*match);
+        if (auto problem = listener_rule_problem(rule)) error("", *problem);
         if (errors_.empty()) result.rule = std::move(rule);
         result.errors = std::move(errors_);
         return result;
@@ -303,6 +304,15 @@ nlohmann::ordered_json rule_to_json(const Rule& rule) {
     out["enabled"] = rule.enabled;
     if (!(rule.match == Match{})) out["match"] = match_to_json(rule.match);
     return out;
+}
+
+std::optional<std::string> listener_rule_problem(const Rule& rule) {
+    if (!rule.fault || rule.fault->listener_action() == faults::ListenerAction::none) {
+        return std::nullopt;
+    }
+    if (rule.toxicity == 1.0 && rule.match == Match{}) return std::nullopt;
+    return "this mode acts on the listener, for every connection at once: toxicity and match do "
+           "not apply (mode \"reset\" acts per connection and honours them)";
 }
 
 }  // namespace faultline::rules

@@ -42,6 +42,11 @@ struct Rule {
 // "upstream" or "downstream", as configuration files and the API write them.
 [[nodiscard]] std::string_view stream_name(faults::Stream stream);
 
+// A rule whose fault acts on the proxy's listener (refuse reject, refuse drop) affects every
+// connection at once: toxicity below 1 or match conditions would silently do nothing, so they are
+// an error. Returns the message, or nullopt when the rule is consistent.
+[[nodiscard]] std::optional<std::string> listener_rule_problem(const Rule& rule);
+
 // Names of proxies and rules: letters, digits, '.', '_' and '-' (they appear in API paths and
 // in log lines unquoted). The hint completes "invalid name 'x'; ".
 [[nodiscard]] bool is_valid_name(std::string_view name);

@@ -127,6 +127,7 @@ class RuleReader {
         if (const auto* match = toml_.typed<toml::table>(table, "match", path, "a table")) {
             rule.match = read_match(*match, member(path, "match"));
         }
+        if (auto problem = listener_rule_problem(rule)) toml_.error(table, path, *problem);
         return entry;
     }
 

@@ -127,9 +127,9 @@ TEST_SUITE("e2e edge cases") {
     }
 
     TEST_CASE("an API client that pipelines requests without reading cannot grow memory") {
-        Faultline faultline(std::vector<std::string>{"serve", "--api", "127.0.0.1:0",
-                                                     "--log-format", "json"},
-                            without_asan_quarantine());
+        Faultline faultline(
+            std::vector<std::string>{"serve", "--api", "127.0.0.1:0", "--log-format", "json"},
+            without_asan_quarantine());
         INFO(faultline.log_tail());
         auto event = faultline.wait_event(
             [](const Json& line) { return line["event"] == "listening" && line["kind"] == "api"; });
@@ -137,7 +137,8 @@ TEST_SUITE("e2e edge cases") {
         Fd fd = connect_to(parse_address((*event)["address"].get<std::string>()));
         const long baseline_kib = faultline.rss_kib();
         std::string requests;
-        for (int i = 0; i < 1000; ++i) requests += "GET /version HTTP/1.1\r\n\r\n";
+        for (int i = 0; i < 1000; ++i)
+            requests += "GET /version HTTP/1.1\r\n\r\n";
         const std::size_t sent = send_pieces_until_stalled(fd.get(), requests, 256 * mib);
         const long growth_kib = faultline.rss_kib() - baseline_kib;
         INFO("sent " << sent << " bytes of requests; RSS grew by " << growth_kib << " KiB");

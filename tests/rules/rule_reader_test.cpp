@@ -335,3 +335,21 @@ level = "loud"
 }
 
 }  // namespace faultline::rules
+
+namespace faultline::rules {
+
+TEST_CASE("refuses toxicity and match on a rule that acts on the listener") {
+    const std::string refuse =
+        "name = \"a\"\ntype = \"refuse\"\nattributes = { mode = \"reject\" }\n";
+    const std::string message =
+        "chaos.toml:5:1: proxy[0].rule[0]: this mode acts on the listener, for every connection "
+        "at once: toxicity and match do not apply (mode \"reset\" acts per connection and "
+        "honours them)";
+    CHECK(errors_of(head + refuse + "toxicity = 0.5\n") == message);
+    CHECK(errors_of(head + refuse + "match = { first = 1 }\n") == message);
+    CHECK(errors_of(head + refuse) == "(valid)");
+    CHECK(errors_of(head + "name = \"a\"\ntype = \"refuse\"\nattributes = { mode = \"reset\" }\n"
+                           "toxicity = 0.5\nmatch = { first = 1 }\n") == "(valid)");
+}
+
+}  // namespace faultline::rules

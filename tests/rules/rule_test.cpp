@@ -201,3 +201,15 @@ TEST_CASE("names streams and checks names as the configuration and the API write
 }
 
 }  // namespace faultline::rules
+
+namespace faultline::rules {
+
+TEST_CASE("refuses toxicity and match on a toxic that acts on the listener") {
+    auto parsed = parse_rule_json(nlohmann::json::parse(
+        R"({"type": "refuse", "toxicity": 0.2, "attributes": {"mode": "drop"}})"));
+    CHECK_FALSE(parsed.rule);
+    REQUIRE(parsed.errors.size() == 1);
+    CHECK(parsed.errors[0].starts_with("this mode acts on the listener"));
+}
+
+}  // namespace faultline::rules
