@@ -14,17 +14,7 @@ namespace faultline::faults {
 using namespace std::chrono_literals;
 using Events = std::vector<Event>;
 
-namespace {
-
-std::string errors_of(const nlohmann::json& attributes) {
-    std::vector<AttributeError> errors;
-    AttributeReader reader(attributes, errors);
-    (void)HalfCloseConfig::read(reader);
-    reader.reject_unknown();
-    return describe(errors);
-}
-
-}  // namespace
+const auto errors_of = config_errors<HalfCloseConfig>;
 
 TEST_CASE("requires a mode and names it when it is missing or wrong") {
     CHECK(errors_of(nlohmann::json()) ==

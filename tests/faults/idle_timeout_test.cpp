@@ -14,17 +14,7 @@ namespace faultline::faults {
 using namespace std::chrono_literals;
 using Events = std::vector<Event>;
 
-namespace {
-
-std::string errors_of(const nlohmann::json& attributes) {
-    std::vector<AttributeError> errors;
-    AttributeReader reader(attributes, errors);
-    (void)IdleTimeoutConfig::read(reader);
-    reader.reject_unknown();
-    return describe(errors);
-}
-
-}  // namespace
+const auto errors_of = config_errors<IdleTimeoutConfig>;
 
 TEST_CASE("requires a timeout greater than 0 and one of the actions") {
     CHECK(errors_of(nlohmann::json()) == "timeout: must be greater than 0, got 0");

@@ -15,17 +15,7 @@ namespace faultline::faults {
 using namespace std::chrono_literals;
 using Events = std::vector<Event>;
 
-namespace {
-
-std::string errors_of(const nlohmann::json& attributes) {
-    std::vector<AttributeError> errors;
-    AttributeReader reader(attributes, errors);
-    (void)SlicerConfig::read(reader);
-    reader.reject_unknown();
-    return describe(errors);
-}
-
-}  // namespace
+const auto errors_of = config_errors<SlicerConfig>;
 
 TEST_CASE("rejects an average_size of 0, given or by default, instead of crashing later") {
     CHECK(errors_of(nlohmann::json::object()) == "average_size: must be greater than 0, got 0");
