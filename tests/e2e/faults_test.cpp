@@ -411,6 +411,23 @@ TEST_SUITE("e2e faults") {
         CHECK(rule_of(record) == "cut");
     }
 
+    TEST_CASE("reset of the server only: the server gets ECONNRESET, the client a FIN") {
+        ProxyFixture fixture(rule_table("cut-server", "reset", "target = \"server\"",
+                                        "match = { after_bytes = 5 }"));
+        INFO(fixture.faultline.log_tail());
+        Session session = fixture.open_session();
+        send_or_fail(session.server.get(), "hello world");
+
+        CHECK(read_to_end(session.server.get()).describe() == "ECONNRESET");
+        CHECK(read_to_end(session.client.get()).describe() == "EOF");
+
+        const Json record = record_of(fixture, session);
+        INFO(record.dump());
+        CHECK(summary(record) ==
+              "reason=Deny initiator=faultline client=fin_sent/Deny server=rst_sent/Deny");
+        CHECK(rule_of(record) == "cut-server");
+    }
+
     TEST_CASE("half_close drop_fin: the client's FIN never reaches the server") {
         ProxyFixture fixture(
             rule_table("lost-fin", "half_close", "mode = \"drop_fin\"", "stream = \"upstream\""));
