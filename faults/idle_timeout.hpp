@@ -60,6 +60,10 @@ class IdleTimeoutFault final : public Fault {
     void on_timer(Context& context) override { expire_when_due(context); }
     void on_update(Context& context) override { expire_when_due(context); }
     void on_stop(Context& context) override { context.cancel_timer(); }
+    // A forgotten flow has swallowed whatever came since: it cannot simply go on.
+    [[nodiscard]] bool has_broken_stream() const override {
+        return is_expired_ && config_.action == IdleAction::forget;
+    }
 
   private:
     // Acts if the flow has been idle long enough, else asks for the timer at the deadline that

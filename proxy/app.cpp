@@ -96,7 +96,8 @@ void App::watch_config() {
     reload_timer_.mark_initialised();
     if (uv_fs_event_init(&loop_, watcher_.get()) != 0) return;
     watcher_.mark_initialised();
-    if (int err = uv_fs_event_start(watcher_.get(), on_file_event, directory.c_str(), 0); err != 0) {
+    if (int err = uv_fs_event_start(watcher_.get(), on_file_event, directory.c_str(), 0);
+        err != 0) {
         log_message(spdlog::level::warn, "cannot watch " + directory + " for changes: " +
                                              uv_error_text(err) + "; reload with SIGHUP");
     }
@@ -118,6 +119,12 @@ void App::reload(std::string_view trigger) {
     if (!config_path_ || is_shutting_down_) return;
     try {
         apply(rules::load_config(*config_path_));
+    } catch (const StartupError& e) {
+        log_event(spdlog::level::err, {{"event", "reload_partial"},
+                                       {"trigger", trigger},
+                                       {"file", *config_path_},
+                                       {"message", e.what()}});
+        return;
     } catch (const rules::ConfigError& e) {
         // The old rules stay.
         log_event(spdlog::level::err, {{"event", "reload_failed"},
@@ -126,9 +133,10 @@ void App::reload(std::string_view trigger) {
                                        {"errors", e.errors()}});
         return;
     }
-    log_event(spdlog::level::info,
-              {{"event", "reload"}, {"trigger", trigger}, {"file", *config_path_},
-               {"proxies", proxies_.size()}});
+    log_event(spdlog::level::info, {{"event", "reload"},
+                                    {"trigger", trigger},
+                                    {"file", *config_path_},
+                                    {"proxies", proxies_.size()}});
 }
 
 Proxy* App::find_proxy(const std::string& name) {
@@ -139,45 +147,57 @@ Proxy* App::find_proxy(const std::string& name) {
 }
 
 void App::apply(rules::Config config) {
-    auto same_listener = [](const rules::ProxyConfig& a, const rules::ProxyConfig& b) {
-        return a.listen == b.listen && a.upstream == b.upstream && a.enabled == b.enabled &&
-               a.allow == b.allow && a.deny == b.deny && a.settings == b.settings;
+    auto is_unchanged = [](const Proxy& proxy, const rules::ProxyConfig& wanted) {
+        const auto& have = proxy.config();
+        bool is_listening_as_wanted = !wanted.enabled || !proxy.listen_address().empty();
+        return have.listen == wanted.listen && have.upstream == wanted.upstream &&
+               have.enabled == wanted.enabled && have.allow == wanted.allow &&
+               have.deny == wanted.deny && have.settings == wanted.settings &&
+               is_listening_as_wanted;
     };
+    // First every proxy that goes or changes lets go of its connections and its port, so that a
+    // renamed proxy or swapped ports can be taken by the new ones.
     std::vector<std::unique_ptr<Proxy>> kept;
-    for (auto& proxy_config : config.proxies) {
-        auto it = std::find_if(proxies_.begin(), proxies_.end(),
-                               [&](const auto& p) { return p->name() == proxy_config.name; });
-        if (it != proxies_.end() && same_listener((*it)->config(), proxy_config)) {
-            (*it)->set_rules(proxy_config.rules);
-            kept.push_back(std::move(*it));
-            proxies_.erase(it);
+    for (auto& proxy : proxies_) {
+        auto wanted = std::find_if(config.proxies.begin(), config.proxies.end(),
+                                   [&](const auto& p) { return p.name == proxy->name(); });
+        if (wanted != config.proxies.end() && is_unchanged(*proxy, *wanted)) {
+            kept.push_back(std::move(proxy));
             continue;
         }
-        if (it != proxies_.end()) {
-            runtime_->clear_sessions(it->get(), Reason::xlate_clear);
-            (*it)->stop_listening();
-            proxies_.erase(it);
+        runtime_->clear_sessions(proxy.get(), Reason::xlate_clear);
+        proxy->stop_listening();
+        // Its finished sessions still point at it until they are freed: free it after them.
+        auto gone = std::make_shared<std::unique_ptr<Proxy>>(std::move(proxy));
+        runtime_->defer([gone] { gone->reset(); });
+    }
+    proxies_.clear();
+    bool has_failures = false;
+    for (auto& proxy_config : config.proxies) {
+        auto it = std::find_if(kept.begin(), kept.end(),
+                               [&](const auto& p) { return p && p->name() == proxy_config.name; });
+        if (it != kept.end()) {
+            (*it)->set_rules(proxy_config.rules);
+            proxies_.push_back(std::move(*it));
+            continue;
         }
         auto proxy = std::make_unique<Proxy>(*runtime_, proxy_config);
         if (proxy_config.enabled) {
             if (int err = proxy->start(); err != 0) {
+                // Kept, not listening: the next reload tries again.
+                has_failures = true;
                 log_event(spdlog::level::err, {{"event", "listen_failed"},
                                                {"proxy", proxy_config.name},
                                                {"address", proxy_config.listen.text()},
                                                {"error", uv_error_text(err)}});
             }
         }
-        kept.push_back(std::move(proxy));
+        proxies_.push_back(std::move(proxy));
     }
-    // Proxies that are gone close their connections.
-    for (auto& proxy : proxies_) {
-        runtime_->clear_sessions(proxy.get(), Reason::xlate_clear);
-        proxy->stop_listening();
-    }
-    proxies_ = std::move(kept);
     config.api = config_.api;  // the API's address and token change with a restart only
     config.log = config_.log;
     config_ = std::move(config);
+    if (has_failures) throw StartupError("some proxies could not listen");
 }
 
 void App::shutdown(int signum) {

@@ -6,9 +6,9 @@
 
 #include <memory>
 #include <optional>
-#include <string_view>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "proxy/api_server.hpp"

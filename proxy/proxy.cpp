@@ -247,7 +247,8 @@ void Proxy::set_rules(std::vector<rules::Rule> rules) {
     for (const auto& [id, session] : runtime_.sessions()) {
         if (&session->proxy() == this) sessions.push_back(session.get());
     }
-    for (Session* session : sessions) session->apply_rules(config_.rules);
+    for (Session* session : sessions)
+        session->apply_rules(config_.rules);
 }
 
 // reject: the listening socket stops listening (shutdown SHUT_RD), so connects are refused by the
@@ -278,8 +279,8 @@ void Proxy::update_listener_action() {
               {{"event", "listener"},
                {"proxy", config_.name},
                {"state", wanted == faults::ListenerAction::reject ? "refusing"
-                         : wanted == faults::ListenerAction::drop  ? "dropping"
-                                                                   : "accepting"}});
+                         : wanted == faults::ListenerAction::drop ? "dropping"
+                                                                  : "accepting"}});
     start_polling();
 }
 

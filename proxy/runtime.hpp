@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
-#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -34,7 +34,9 @@ class Runtime {
     // The one random source of toxicity draws and faults: with a seed, the same traffic draws the
     // same outcomes; without, a seed from the system.
     void seed(std::optional<std::uint64_t> seed);
-    [[nodiscard]] double random() { return std::uniform_real_distribution<double>(0.0, 1.0)(random_); }
+    [[nodiscard]] double random() {
+        return std::uniform_real_distribution<double>(0.0, 1.0)(random_);
+    }
 
     Session& create_session(Proxy& proxy);
     [[nodiscard]] std::uint64_t allocate_id() { return next_id_++; }

@@ -262,7 +262,7 @@ void Session::resume_reading(Leg& leg) {
 }
 
 void Session::forward(Leg& from, Leg& to, char* buffer, std::size_t length) {
-    note_activity();
+    if (!silent_cause_) note_activity();  // bytes a forgotten flow swallows are no activity
     faults::Stream stream = stream_into(to);
     if (is_transparent(stream)) {
         write(to, buffer, length, buffer);
@@ -306,7 +306,8 @@ void Session::write(Leg& to, const char* data, std::size_t length, char* pooled)
     if (!pooled || request->length <= small_write_bytes) {
         request->buffer = new char[request->length];
         std::memcpy(request->buffer, rest_data, request->length);
-        request->held = request->length;
+        // Many tiny writes (a slicer's pieces) cost their bookkeeping too.
+        request->held = std::max(request->length, min_write_charge);
         runtime_.buffers().give(pooled);
     } else {
         request->buffer = pooled;
@@ -327,7 +328,8 @@ void Session::write(Leg& to, const char* data, std::size_t length, char* pooled)
 // Backpressure: what waits to be written toward the destination plus what the stream's faults
 // hold is bounded; past the bound the source is not read.
 void Session::update_backpressure(faults::Stream stream) {
-    if (finished_) return;
+    // A rule that is ending the connection has stopped reading for good.
+    if (finished_ || pending_reset_ || closing_cause_) return;
     Leg& to = destination(stream);
     std::size_t pending = to.queued_bytes + chain_for(stream).held_bytes();
     if (pending >= settings().buffer_limit) {
@@ -548,8 +550,7 @@ void Session::end_legs(Cause cause, EndpointState client_state, bool reset_clien
     finish();
 }
 
-void Session::end_with_reset(Cause cause, EndpointState client_state,
-                             EndpointState server_state) {
+void Session::end_with_reset(Cause cause, EndpointState client_state, EndpointState server_state) {
     end_legs(std::move(cause), client_state, true, server_state, true);
 }
 
@@ -559,7 +560,9 @@ void Session::end_with_close(Cause cause, EndpointState state) {
 
 void Session::end_with_shutdown(Cause cause) {
     if (finished_ || closing_cause_) return;
+    set_cause(cause);
     closing_cause_ = std::move(cause);
+    closing_deadline_ms_ = uv_now(runtime_.loop()) + flush_limit_ms;
     pause_reading(client_);
     pause_reading(server_);
     for (Leg* leg : {&client_, &server_}) {
@@ -573,6 +576,22 @@ void Session::end_with_shutdown(Cause cause) {
         leg->is_shutdown_requested = true;
     }
     maybe_end_gracefully();
+    if (!finished_) check_closing_deadline();
+}
+
+// A destination that does not read would keep a rule's close waiting for ever: past the limit,
+// the legs whose FIN is not out are reset.
+void Session::check_closing_deadline() {
+    if (finished_ || !closing_cause_) return;
+    if (uv_now(runtime_.loop()) >= closing_deadline_ms_) {
+        end_legs(*closing_cause_,
+                 client_.is_shut_down ? EndpointState::fin_sent : EndpointState::rst_sent,
+                 !client_.is_shut_down,
+                 server_.is_shut_down ? EndpointState::fin_sent : EndpointState::rst_sent,
+                 !server_.is_shut_down);
+        return;
+    }
+    start_flush_timer();
 }
 
 void Session::close_leg(Leg& leg, bool with_reset) {
@@ -590,6 +609,9 @@ void Session::finish() {
     if (finished_) return;
     finished_ = true;
     timer_.close();
+    flush_timer_.close();
+    upstream_chain_.cancel_timers();
+    downstream_chain_.cancel_timers();
     if (resolving_) {
         resolving_->data = nullptr;  // its callback frees it
         (void)uv_cancel(reinterpret_cast<uv_req_t*>(resolving_));

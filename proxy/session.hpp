@@ -38,6 +38,8 @@ class Session final : private ChainHost {
     static constexpr std::size_t small_write_bytes = 8 * 1024;
     // A reset with flush waits at most this long for the kernel to send what was forwarded.
     static constexpr std::uint64_t flush_limit_ms = 2000;
+    // What a queued write costs at least, counted against the limit: the request and allocation.
+    static constexpr std::size_t min_write_charge = 512;
 
     Session(Runtime& runtime, Proxy& proxy, std::uint64_t id);
     Session(const Session&) = delete;
@@ -112,6 +114,7 @@ class Session final : private ChainHost {
     void finish_flushed_reset();
     static void on_flush_check(uv_timer_t* handle);
     [[nodiscard]] uv_loop_t* chain_loop() const override;
+    [[nodiscard]] bool chain_is_over() const override { return finished_; }
     [[nodiscard]] double chain_random() override;
     [[nodiscard]] faults::Micros chain_last_activity() const override;
     void deliver(faults::Stream stream, std::string bytes) override;
@@ -142,6 +145,8 @@ class Session final : private ChainHost {
     void end_with_close(Cause cause, EndpointState state);
     // FIN to both endpoints after what is queued, then close (a rule that closes the connection).
     void end_with_shutdown(Cause cause);
+    void check_closing_deadline();
+    void start_flush_timer();
     void set_cause(Cause cause);
     void close_leg(Leg& leg, bool with_reset);
     void finish();
@@ -181,10 +186,11 @@ class Session final : private ChainHost {
     StreamChain downstream_chain_{*this, faults::Stream::downstream};
     sockaddr_storage client_sockaddr_{};
     bool has_client_sockaddr_ = false;
-    std::string last_fired_rule_;      // named in the record when a timer ends the connection
-    std::optional<Cause> silent_cause_;  // set by a rule that made the connection go silent
-    std::string reverse_reset_rule_[2];  // per stream: its data resets the sender (collapse)
+    std::string last_fired_rule_;         // named in the record when a timer ends the connection
+    std::optional<Cause> silent_cause_;   // set by a rule that made the connection go silent
+    std::string reverse_reset_rule_[2];   // per stream: its data resets the sender (collapse)
     std::optional<Cause> closing_cause_;  // ending with FIN after queued bytes
+    std::uint64_t closing_deadline_ms_ = 0;
     // A reset that waits for the kernel to send what was forwarded first.
     struct PendingReset {
         Cause cause;

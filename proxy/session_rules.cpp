@@ -40,6 +40,9 @@ void Session::apply_rules(const std::vector<rules::Rule>& rules) {
     auto age = uv_now(runtime_.loop()) - started_at_;
     // A rule that no longer acts on this connection is not named by a later timer's record.
     auto forget_fired = [this](const std::string& name) {
+        for (auto& collapsed_by : reverse_reset_rule_) {
+            if (collapsed_by == name) collapsed_by.clear();
+        }
         if (last_fired_rule_ == name && !upstream_chain_.find(name) &&
             !downstream_chain_.find(name)) {
             last_fired_rule_.clear();
@@ -55,6 +58,7 @@ void Session::apply_rules(const std::vector<rules::Rule>& rules) {
                                 running.toxicity == rule.toxicity && running.match == rule.match;
             if (is_wanted && is_same_rule) {
                 runner->update(rule);
+                if (finished_) return;
                 continue;
             }
             chain.remove(rule.name);
@@ -95,11 +99,12 @@ void Session::apply_rules(const std::vector<rules::Rule>& rules) {
 // the rule set draws nothing again.
 bool Session::rule_applies(const rules::Rule& rule) {
     if (rule.fault->listener_action() != faults::ListenerAction::none) return false;
-    for (const auto& decision : decisions_) {
-        if (decision.name == rule.name && decision.stream == rule.stream &&
-            decision.toxicity == rule.toxicity && decision.match == rule.match) {
-            return decision.applies;
-        }
+    auto known = std::find_if(decisions_.begin(), decisions_.end(), [&](const Decision& d) {
+        return d.name == rule.name && d.stream == rule.stream;
+    });
+    if (known != decisions_.end()) {
+        if (known->toxicity == rule.toxicity && known->match == rule.match) return known->applies;
+        decisions_.erase(known);  // a changed toxicity or match is a new decision
     }
     bool applies = true;
     const auto& match = rule.match;
@@ -155,13 +160,17 @@ void Session::end_silently_if_done() {
 
 Cause Session::rule_cause(const RuleRunner& rule) const {
     bool is_idle = rule.rule().fault->end_reason() == faults::EndReason::idle_timeout;
-    return {is_idle ? Reason::conn_timeout : Reason::deny, Initiator::faultline, {},
-            rule.rule().name};
+    return {
+        is_idle ? Reason::conn_timeout : Reason::deny, Initiator::faultline, {}, rule.rule().name};
 }
 
-uv_loop_t* Session::chain_loop() const { return runtime_.loop(); }
+uv_loop_t* Session::chain_loop() const {
+    return runtime_.loop();
+}
 
-double Session::chain_random() { return runtime_.random(); }
+double Session::chain_random() {
+    return runtime_.random();
+}
 
 faults::Micros Session::chain_last_activity() const {
     return faults::Micros(static_cast<std::int64_t>(last_activity_) * 1000);
@@ -175,6 +184,7 @@ void Session::deliver(faults::Stream stream, std::string bytes) {
 
 void Session::rule_reset(const RuleRunner& rule, faults::Target target, bool flush) {
     if (finished_) return;
+    set_cause(rule_cause(rule));  // whatever happens while it waits, this rule ended it
     pending_reset_ = PendingReset{rule_cause(rule), target != faults::Target::server,
                                   target != faults::Target::client, flush,
                                   uv_now(runtime_.loop()) + flush_limit_ms};
@@ -206,12 +216,20 @@ void Session::finish_flushed_reset() {
                  reset_server);
         return;
     }
+    start_flush_timer();
+}
+
+// Checks a waiting reset or close again in a millisecond.
+void Session::start_flush_timer() {
     if (!flush_timer_) {
         flush_timer_ = UvHandle<uv_timer_t>(this);
         if (uv_timer_init(runtime_.loop(), flush_timer_.get()) != 0) {
+            // No timer: stop waiting now.
             flush_timer_ = {};
-            pending_reset_->flush = false;
+            if (pending_reset_) pending_reset_->flush = false;
+            closing_deadline_ms_ = 0;
             finish_flushed_reset();
+            check_closing_deadline();
             return;
         }
         flush_timer_.mark_initialised();
@@ -221,10 +239,14 @@ void Session::finish_flushed_reset() {
 
 void Session::on_flush_check(uv_timer_t* handle) {
     auto* self = static_cast<Session*>(handle->data);
-    if (self) self->finish_flushed_reset();
+    if (!self) return;
+    self->finish_flushed_reset();
+    self->check_closing_deadline();
 }
 
-void Session::rule_close(const RuleRunner& rule) { end_with_shutdown(rule_cause(rule)); }
+void Session::rule_close(const RuleRunner& rule) {
+    end_with_shutdown(rule_cause(rule));
+}
 
 void Session::rule_go_silent(const RuleRunner& rule) {
     if (!silent_cause_) silent_cause_ = rule_cause(rule);
@@ -249,6 +271,8 @@ void Session::rule_left_broken_stream(const std::string& rule) {
                    EndpointState::rst_sent);
 }
 
-void Session::chain_changed(faults::Stream stream) { update_backpressure(stream); }
+void Session::chain_changed(faults::Stream stream) {
+    update_backpressure(stream);
+}
 
 }  // namespace faultline::proxy

@@ -10,7 +10,9 @@ RuleRunner::RuleRunner(ChainHost& host, StreamChain& chain, rules::Rule rule)
 
 RuleRunner::~RuleRunner() = default;
 
-bool RuleRunner::is_ready() const { return !is_waiting_for_time_ && !is_waiting_for_bytes(); }
+bool RuleRunner::is_ready() const {
+    return !is_waiting_for_time_ && !is_waiting_for_bytes();
+}
 
 bool RuleRunner::is_waiting_for_bytes() const {
     return !fault_ && rule_.match.after_bytes && bytes_seen_ < *rule_.match.after_bytes;
@@ -41,7 +43,7 @@ std::size_t RuleRunner::count_passing(std::size_t length) {
 }
 
 void RuleRunner::start() {
-    if (fault_ || !rule_.fault) return;
+    if (fault_ || !rule_.fault || host_.chain_is_over()) return;
     fault_ = rule_.fault->create();
     if (!fault_) return;
     host_.rule_started(*this);
@@ -72,23 +74,37 @@ faults::Micros RuleRunner::now() const {
     return faults::Micros(uv_hrtime() / 1000);
 }
 
-double RuleRunner::random() { return host_.chain_random(); }
+double RuleRunner::random() {
+    return host_.chain_random();
+}
 
-faults::Micros RuleRunner::last_activity() const { return host_.chain_last_activity(); }
+faults::Micros RuleRunner::last_activity() const {
+    return host_.chain_last_activity();
+}
 
 void RuleRunner::forward(std::string bytes) {
     chain_.pass_from(chain_.index_of(*this) + 1, std::move(bytes));
 }
 
-void RuleRunner::forward_end() { chain_.end_from(chain_.index_of(*this) + 1); }
+void RuleRunner::forward_end() {
+    chain_.end_from(chain_.index_of(*this) + 1);
+}
 
-void RuleRunner::reset(faults::Target target, bool flush) { host_.rule_reset(*this, target, flush); }
+void RuleRunner::reset(faults::Target target, bool flush) {
+    host_.rule_reset(*this, target, flush);
+}
 
-void RuleRunner::close() { host_.rule_close(*this); }
+void RuleRunner::close() {
+    host_.rule_close(*this);
+}
 
-void RuleRunner::go_silent() { host_.rule_go_silent(*this); }
+void RuleRunner::go_silent() {
+    host_.rule_go_silent(*this);
+}
 
-void RuleRunner::reset_on_reverse_data() { host_.rule_reset_on_reverse_data(*this); }
+void RuleRunner::reset_on_reverse_data() {
+    host_.rule_reset_on_reverse_data(*this);
+}
 
 void RuleRunner::set_timer(faults::Micros at) {
     if (!timer_) {
@@ -111,7 +127,7 @@ void RuleRunner::cancel_timer() {
 
 void RuleRunner::on_timer(uv_timer_t* handle) {
     auto* self = static_cast<RuleRunner*>(handle->data);
-    if (!self) return;
+    if (!self || self->host_.chain_is_over()) return;
     if (self->is_waiting_for_time_) {
         self->is_waiting_for_time_ = false;
         if (!self->is_waiting_for_bytes()) self->start();
@@ -125,7 +141,8 @@ void RuleRunner::on_timer(uv_timer_t* handle) {
 
 std::size_t StreamChain::held_bytes() const {
     std::size_t held = 0;
-    for (const auto& runner : runners_) held += runner->held_bytes();
+    for (const auto& runner : runners_)
+        held += runner->held_bytes();
     return held;
 }
 
@@ -138,7 +155,8 @@ RuleRunner* StreamChain::find(std::string_view name) {
 
 std::vector<std::string> StreamChain::names() const {
     std::vector<std::string> names;
-    for (const auto& runner : runners_) names.push_back(runner->rule().name);
+    for (const auto& runner : runners_)
+        names.push_back(runner->rule().name);
     return names;
 }
 
@@ -170,6 +188,12 @@ void StreamChain::pass_from(std::size_t index, std::string bytes) {
         }
         // A rule waiting for after_bytes lets bytes by until enough have passed; the rest is its.
         std::size_t passing = runner.count_passing(bytes.size());
+        if (passing == bytes.size() && passing > 0 && runner.is_ready()) {
+            // The threshold falls at the end of this chunk: it passes, then the fault starts.
+            pass_from(i + 1, std::move(bytes));
+            runner.start();
+            return;
+        }
         if (passing == 0 || passing == bytes.size()) continue;
         std::string rest = bytes.substr(passing);
         bytes.resize(passing);
@@ -188,6 +212,7 @@ void StreamChain::pass_from(std::size_t index, std::string bytes) {
 void StreamChain::end_from(std::size_t index) {
     for (std::size_t i = index; i < runners_.size(); ++i) {
         RuleRunner& runner = *runners_[i];
+        if (!runner.is_running() && runner.is_ready()) runner.start();
         if (runner.is_running()) {
             runner.fault()->on_end(runner);
             return;

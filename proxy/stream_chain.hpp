@@ -23,9 +23,10 @@ class RuleRunner;
 
 // What a chain needs from its connection; the session implements it.
 class ChainHost {
-public:
+  public:
     virtual ~ChainHost() = default;
     [[nodiscard]] virtual uv_loop_t* chain_loop() const = 0;
+    [[nodiscard]] virtual bool chain_is_over() const = 0;
     [[nodiscard]] virtual double chain_random() = 0;
     [[nodiscard]] virtual faults::Micros chain_last_activity() const = 0;
     // What leaves the chain, toward the stream's destination.
@@ -48,7 +49,7 @@ class StreamChain;
 
 // One rule on one connection: the running fault and the Context it acts through.
 class RuleRunner final : public faults::Context {
-public:
+  public:
     RuleRunner(ChainHost& host, StreamChain& chain, rules::Rule rule);
     ~RuleRunner() override;
 
@@ -87,7 +88,7 @@ public:
 
     [[nodiscard]] faults::Fault* fault() { return fault_.get(); }
 
-private:
+  private:
     static void on_timer(uv_timer_t* handle);
 
     ChainHost& host_;
@@ -100,7 +101,7 @@ private:
 };
 
 class StreamChain {
-public:
+  public:
     StreamChain(ChainHost& host, faults::Stream stream) : host_(host), stream_(stream) {}
 
     [[nodiscard]] bool is_empty() const { return runners_.empty(); }
@@ -112,8 +113,12 @@ public:
     void add(std::unique_ptr<RuleRunner> runner) { runners_.push_back(std::move(runner)); }
     // Stops and removes the named rule.
     void remove(std::string_view name);
-    // Stops every rule without releasing anything: the connection is over.
-    void clear() { runners_.clear(); }
+    // The connection is over: no fault's timer runs any more (the runners stay until the
+    // session is freed, since this may run inside one of them).
+    void cancel_timers() {
+        for (auto& runner : runners_)
+            runner->cancel_timer();
+    }
 
     // Bytes and the end from the source.
     void on_data(std::string bytes) { pass_from(0, std::move(bytes)); }
@@ -124,7 +129,7 @@ public:
     void end_from(std::size_t index);
     [[nodiscard]] std::size_t index_of(const RuleRunner& runner) const;
 
-private:
+  private:
     ChainHost& host_;
     faults::Stream stream_;
     std::vector<std::unique_ptr<RuleRunner>> runners_;
