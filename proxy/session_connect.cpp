@@ -1,0 +1,153 @@
+// The start of a session: the client's checks (loop detection, allow and deny lists) and the
+// upstream connect, with every address of a host name tried in turn.
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "proxy/address.hpp"
+#include "proxy/proxy.hpp"
+#include "proxy/runtime.hpp"
+#include "proxy/session.hpp"
+
+namespace faultline::proxy {
+
+void Session::start(UvHandle<uv_tcp_t> client, const sockaddr* peer) {
+    client_.tcp = std::move(client);
+    client_.tcp.get()->data = &client_;
+    client_.is_connected = true;
+    if (peer) {
+        client_.history.address = address_text(*peer);
+        std::memcpy(&client_sockaddr_, peer,
+                    peer->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
+        has_client_sockaddr_ = true;
+    }
+    (void)uv_tcp_nodelay(client_.tcp.get(), 1);
+
+    // A connection that comes from one of faultline's own upstream sockets, through a chain
+    // that leads back to this proxy, would loop forever: refuse it and end the chain.
+    if (auto chain = runtime_.loop_chain(client_.history.address, proxy_); !chain.empty()) {
+        end_with_reset({Reason::syn_control, Initiator::faultline, {}, {}}, EndpointState::rst_sent,
+                       EndpointState::not_connected);
+        for (Session* s : chain)
+            s->clear(Reason::syn_control);
+        return;
+    }
+    // A client whose address is unknown (it reset before it was accepted) is not let through a
+    // list either.
+    const auto& config = proxy_.config();
+    bool has_lists = !config.allow.empty() || !config.deny.empty();
+    if (has_lists && (!peer || !rules::client_allowed(config.allow, config.deny, *peer))) {
+        end_with_reset({Reason::uauth_deny, Initiator::faultline, {}, {}}, EndpointState::rst_sent,
+                       EndpointState::not_connected);
+        return;
+    }
+    connect_upstream();
+    if (!finished_) arm_timer();
+}
+
+void Session::connect_upstream() {
+    const auto& upstream = proxy_.config().upstream;
+    sockaddr_storage address{};
+    if (to_sockaddr(upstream, address) == 0) {
+        connect_to(reinterpret_cast<const sockaddr&>(address));
+        return;
+    }
+    // A host name: resolved for every connection, so a changed DNS answer takes effect.
+    resolving_ = new uv_getaddrinfo_t{};
+    resolving_->data = this;
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    std::string port = std::to_string(upstream.port);
+    int err = uv_getaddrinfo(runtime_.loop(), resolving_, on_resolved, upstream.host.c_str(),
+                             port.c_str(), &hints);
+    if (err != 0) {
+        delete std::exchange(resolving_, nullptr);
+        on_connected(err);
+    }
+}
+
+void Session::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* result) {
+    std::unique_ptr<uv_getaddrinfo_t> request(req);
+    auto* self = static_cast<Session*>(req->data);
+    if (self) {
+        self->resolving_ = nullptr;
+        for (const addrinfo* ai = result; status == 0 && ai; ai = ai->ai_next) {
+            if (ai->ai_addrlen > sizeof(sockaddr_storage)) continue;
+            sockaddr_storage address{};
+            std::memcpy(&address, ai->ai_addr, ai->ai_addrlen);
+            self->candidates_.push_back(address);
+        }
+        if (self->candidates_.empty()) {
+            self->on_connected(status < 0 ? status : UV_EAI_NONAME);
+        } else {
+            self->connect_to(reinterpret_cast<const sockaddr&>(self->candidates_[0]));
+        }
+    }
+    uv_freeaddrinfo(result);
+}
+
+void Session::connect_to(const sockaddr& address) {
+    ++attempts_;
+    server_.tcp = UvHandle<uv_tcp_t>(&server_);
+    int err = uv_tcp_init(runtime_.loop(), server_.tcp.get());
+    if (err == 0) {
+        server_.tcp.mark_initialised();
+        auto* req = new uv_connect_t{};
+        err = uv_tcp_connect(req, server_.tcp.get(), &address, on_connect);
+        if (err != 0) delete req;
+    }
+    if (err != 0) {
+        on_connected(err);
+        return;
+    }
+    // connect() has already bound the local port: remember it before the SYN can come back.
+    upstream_local_ = local_address(server_.tcp.get());
+    if (!upstream_local_.empty()) runtime_.register_upstream(upstream_local_, *this);
+}
+
+void Session::on_connect(uv_connect_t* req, int status) {
+    std::unique_ptr<uv_connect_t> request(req);
+    auto* leg = static_cast<Leg*>(req->handle->data);
+    if (!leg || status == UV_ECANCELED) return;
+    leg->session->on_connected(status);
+}
+
+void Session::on_connected(int status) {
+    if (finished_) return;
+    if (status != 0 && attempts_ < candidates_.size()) {
+        // The next address of the name, as a direct client would try it (localhost: ::1, then
+        // 127.0.0.1).
+        if (!upstream_local_.empty()) {
+            runtime_.unregister_upstream(std::exchange(upstream_local_, {}));
+        }
+        connect_to(reinterpret_cast<const sockaddr&>(candidates_[attempts_]));
+        return;
+    }
+    if (status == 0) {
+        proxy_.note_connected();
+        server_.is_connected = true;
+        (void)uv_tcp_nodelay(server_.tcp.get(), 1);
+        note_activity();
+        start_reading(client_);
+        start_reading(server_);
+        apply_rules(proxy_.config().rules);
+        if (!finished_) arm_timer();
+        return;
+    }
+    if (status == UV_ECONNREFUSED) {
+        server_.history.refused = true;
+        end_with_reset({reset_reason(Side::server, settings().inside), Initiator::server, {}, {}},
+                       EndpointState::rst_sent, EndpointState::refused);
+    } else if (status == UV_ETIMEDOUT) {
+        server_.history.connect_timed_out = true;
+        end_with_reset({Reason::syn_timeout, Initiator::faultline, {}, {}}, EndpointState::rst_sent,
+                       EndpointState::connect_timeout);
+    } else {
+        if (status == UV_EMFILE || status == UV_ENFILE) proxy_.pause_accepting(status);
+        end_with_reset({Reason::unknown, Initiator::faultline, uv_err_name(status), {}},
+                       EndpointState::rst_sent, EndpointState::error);
+    }
+}
+
+}  // namespace faultline::proxy
