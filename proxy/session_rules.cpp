@@ -245,6 +245,9 @@ void Session::on_flush_check(uv_timer_t* handle) {
 }
 
 void Session::rule_close(const RuleRunner& rule) {
+    if (finished_) return;
+    set_cause(rule_cause(rule));
+    chain_for(rule.rule().stream).release_after(rule);
     end_with_shutdown(rule_cause(rule));
 }
 

@@ -171,6 +171,10 @@ void StreamChain::remove(std::string_view name) {
     if (it != runners_.end()) runners_.erase(it);
 }
 
+void StreamChain::release_after(const RuleRunner& runner) {
+    for (std::size_t i = index_of(runner) + 1; i < runners_.size(); ++i) (void)runners_[i]->stop();
+}
+
 std::size_t StreamChain::index_of(const RuleRunner& runner) const {
     for (std::size_t i = 0; i < runners_.size(); ++i) {
         if (runners_[i].get() == &runner) return i;

@@ -113,6 +113,9 @@ class StreamChain {
     void add(std::unique_ptr<RuleRunner> runner) { runners_.push_back(std::move(runner)); }
     // Stops and removes the named rule.
     void remove(std::string_view name);
+    // The rules after `runner` release what they hold and stop acting: what the connection's
+    // closing rule let through reaches the destination before the FIN.
+    void release_after(const RuleRunner& runner);
     // The connection is over: no fault's timer runs any more (the runners stay until the
     // session is freed, since this may run inside one of them).
     void cancel_timers() {

@@ -78,6 +78,22 @@ TEST_SUITE("e2e rules regressions") {
         CHECK(ms_since(started) < 4000);
     }
 
+    TEST_CASE("bytes a later rule holds when an earlier one closes still arrive before the FIN") {
+        ProxyFixture fixture(
+            rule_table("cap", "limit_data", "bytes = 10", "stream = \"upstream\"") +
+            rule_table("slow", "latency", "latency = 200", "stream = \"upstream\""));
+        INFO(fixture.faultline.log_tail());
+        Session session = fixture.open_session();
+        REQUIRE(send_all(session.client.get(), "0123456789abcdef") == 0);
+        const Received got = recv_until_eof(session.server.get(), 3s);
+        CHECK(got.bytes == "0123456789");
+        CHECK(got.eof);
+        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
+        REQUIRE(record);
+        CHECK((*record)["bytes_up"] == 10);
+        CHECK(rule_of(*record) == "cap");
+    }
+
     TEST_CASE("removing an idle_timeout forget rule ends the forgotten flow: Xlate Clear") {
         ProxyFixture fixture(
             rule_table("nat-expiry", "idle_timeout", "timeout = 200, action = \"forget\""));
