@@ -147,12 +147,12 @@ Proxy* App::find_proxy(const std::string& name) {
 }
 
 void App::apply(rules::Config config) {
-    auto is_unchanged = [](const Proxy& proxy, const rules::ProxyConfig& wanted) {
+    // A proxy keeps its listener and its connections unless its address or its enabled state
+    // changes (or it failed to listen); other settings and the rules change in place.
+    auto is_kept = [](const Proxy& proxy, const rules::ProxyConfig& wanted) {
         const auto& have = proxy.config();
         bool is_listening_as_wanted = !wanted.enabled || !proxy.listen_address().empty();
-        return have.listen == wanted.listen && have.upstream == wanted.upstream &&
-               have.enabled == wanted.enabled && have.allow == wanted.allow &&
-               have.deny == wanted.deny && have.settings == wanted.settings &&
+        return have.listen == wanted.listen && have.enabled == wanted.enabled &&
                is_listening_as_wanted;
     };
     // First every proxy that goes or changes lets go of its connections and its port, so that a
@@ -161,7 +161,7 @@ void App::apply(rules::Config config) {
     for (auto& proxy : proxies_) {
         auto wanted = std::find_if(config.proxies.begin(), config.proxies.end(),
                                    [&](const auto& p) { return p.name == proxy->name(); });
-        if (wanted != config.proxies.end() && is_unchanged(*proxy, *wanted)) {
+        if (wanted != config.proxies.end() && is_kept(*proxy, *wanted)) {
             kept.push_back(std::move(proxy));
             continue;
         }
@@ -177,7 +177,7 @@ void App::apply(rules::Config config) {
         auto it = std::find_if(kept.begin(), kept.end(),
                                [&](const auto& p) { return p && p->name() == proxy_config.name; });
         if (it != kept.end()) {
-            (*it)->set_rules(proxy_config.rules);
+            (*it)->update(proxy_config);
             proxies_.push_back(std::move(*it));
             continue;
         }

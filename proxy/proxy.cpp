@@ -321,6 +321,13 @@ void Proxy::release_accept_queue() {
     if (listen_fd_ < 0) filler_addresses_.clear();
 }
 
+void Proxy::update(rules::ProxyConfig config) {
+    auto new_rules = std::move(config.rules);
+    config.rules = std::move(config_.rules);
+    config_ = std::move(config);
+    set_rules(std::move(new_rules));
+}
+
 std::uint64_t Proxy::count_rule_connection(const std::string& rule) {
     return ++rule_connections_[rule];
 }

@@ -48,6 +48,9 @@ class Proxy {
     void note_connected();
     // Replaces the rules and applies them to every live connection of this proxy.
     void set_rules(std::vector<rules::Rule> rules);
+    // New settings for the same listen address: the listener and the live connections stay;
+    // timers and lists apply to them at once, a new upstream to new connections.
+    void update(rules::ProxyConfig config);
     // The 1-based index of a connection among those considered for the rule since it was added
     // (for `first` and `every`).
     [[nodiscard]] std::uint64_t count_rule_connection(const std::string& rule);

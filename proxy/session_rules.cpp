@@ -93,6 +93,7 @@ void Session::apply_rules(const std::vector<rules::Rule>& rules) {
     });
     update_backpressure(faults::Stream::upstream);
     update_backpressure(faults::Stream::downstream);
+    arm_timer();  // the proxy's timers may have changed with its rules
 }
 
 // Match conditions, then toxicity, decided once per connection and rule: an unrelated change to

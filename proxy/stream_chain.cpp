@@ -172,7 +172,8 @@ void StreamChain::remove(std::string_view name) {
 }
 
 void StreamChain::release_after(const RuleRunner& runner) {
-    for (std::size_t i = index_of(runner) + 1; i < runners_.size(); ++i) (void)runners_[i]->stop();
+    for (std::size_t i = index_of(runner) + 1; i < runners_.size(); ++i)
+        (void)runners_[i]->stop();
 }
 
 std::size_t StreamChain::index_of(const RuleRunner& runner) const {
