@@ -152,8 +152,11 @@ void App::apply(rules::Config config) {
     auto is_kept = [](const Proxy& proxy, const rules::ProxyConfig& wanted) {
         const auto& have = proxy.config();
         bool is_listening_as_wanted = !wanted.enabled || !proxy.listen_address().empty();
-        return have.listen == wanted.listen && have.enabled == wanted.enabled &&
-               is_listening_as_wanted;
+        // Port 0 asks for any port: the one the proxy already has will do.
+        bool is_same_address =
+            have.listen == wanted.listen ||
+            (wanted.listen.port == 0 && have.listen.host == wanted.listen.host);
+        return is_same_address && have.enabled == wanted.enabled && is_listening_as_wanted;
     };
     // First every proxy that goes or changes lets go of its connections and its port, so that a
     // renamed proxy or swapped ports can be taken by the new ones.
@@ -172,11 +175,12 @@ void App::apply(rules::Config config) {
         runtime_->defer([gone] { gone->reset(); });
     }
     proxies_.clear();
-    bool has_failures = false;
+    std::string failures;
     for (auto& proxy_config : config.proxies) {
         auto it = std::find_if(kept.begin(), kept.end(),
                                [&](const auto& p) { return p && p->name() == proxy_config.name; });
         if (it != kept.end()) {
+            if (proxy_config.listen.port == 0) proxy_config.listen = (*it)->config().listen;
             (*it)->update(proxy_config);
             proxies_.push_back(std::move(*it));
             continue;
@@ -185,19 +189,22 @@ void App::apply(rules::Config config) {
         if (proxy_config.enabled) {
             if (int err = proxy->start(); err != 0) {
                 // Kept, not listening: the next reload tries again.
-                has_failures = true;
+                if (!failures.empty()) failures += "; ";
+                failures +=
+                    "listen on " + proxy_config.listen.text() + " failed: " + uv_error_text(err);
                 log_event(spdlog::level::err, {{"event", "listen_failed"},
                                                {"proxy", proxy_config.name},
                                                {"address", proxy_config.listen.text()},
                                                {"error", uv_error_text(err)}});
             }
         }
+        proxy_config.listen = proxy->config().listen;  // with the port it was given
         proxies_.push_back(std::move(proxy));
     }
     config.api = config_.api;  // the API's address and token change with a restart only
     config.log = config_.log;
     config_ = std::move(config);
-    if (has_failures) throw StartupError("some proxies could not listen");
+    if (!failures.empty()) throw StartupError(failures);
 }
 
 void App::shutdown(int signum) {
@@ -213,21 +220,6 @@ void App::shutdown(int signum) {
     reload_timer_.close();
     runtime_->clear_sessions(nullptr, Reason::xlate_clear);
     signals_.clear();
-}
-
-HttpResponse App::handle_api(const HttpRequest& request) {
-    if (request.path == "/version") {
-        if (request.method != "GET") return error_response(405, "method not allowed");
-        return {200, nlohmann::json{{"version", FAULTLINE_VERSION}}.dump(), "application/json", {}};
-    }
-    if (request.path == "/healthz") {
-        if (request.method != "GET") return error_response(405, "method not allowed");
-        nlohmann::ordered_json body{{"status", "ok"},
-                                    {"proxies", proxies_.size()},
-                                    {"connections", runtime_->sessions().size()}};
-        return {200, body.dump(), "application/json", {}};
-    }
-    return error_response(404, "not found");
 }
 
 }  // namespace faultline::proxy

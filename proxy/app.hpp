@@ -5,6 +5,7 @@
 #include <uv.h>
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -48,7 +49,18 @@ class App {
     void apply(rules::Config config);
     [[nodiscard]] Proxy* find_proxy(const std::string& name);
     void shutdown(int signum);
+    // The control API's routes (app_api.cpp): every change is a new configuration applied as a
+    // difference, exactly as a reload applies a file.
     [[nodiscard]] HttpResponse handle_api(const HttpRequest& request);
+    [[nodiscard]] HttpResponse handle_proxies(const HttpRequest& request,
+                                              const std::vector<std::string>& parts);
+    [[nodiscard]] HttpResponse handle_toxics(const HttpRequest& request, rules::ProxyConfig& proxy,
+                                             const std::vector<std::string>& parts);
+    [[nodiscard]] HttpResponse populate(const HttpRequest& request);
+    // Applies `config`; when a proxy that should listen does not, restores the previous state
+    // and returns the listen error.
+    [[nodiscard]] std::optional<std::string> apply_from_api(rules::Config config);
+    [[nodiscard]] nlohmann::ordered_json proxy_json(const rules::ProxyConfig& proxy);
 
     rules::Config config_;
     std::optional<std::string> config_path_;

@@ -99,6 +99,8 @@ int Proxy::start() {
     socklen_t bound_length = sizeof bound;
     if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length) == 0) {
         bound_address_ = address_text(reinterpret_cast<const sockaddr&>(bound));
+        // Port 0 became a real port: keep it, so the proxy comes back on it when re-enabled.
+        config_.listen.port = ntohs(reinterpret_cast<const sockaddr_in&>(bound).sin_port);
     }
     log_event(spdlog::level::info, {{"event", "listening"},
                                     {"kind", "proxy"},
