@@ -123,7 +123,25 @@ void ApiServer::on_data(Connection& connection, std::string_view data) {
     }
 }
 
+// A browser names the page's origin; only the API's own (the dashboard) may use it, and the Host
+// must be the API's own address: that closes cross-site requests and DNS rebinding, while clients
+// that send no Origin (every Toxiproxy client) are not affected.
+bool ApiServer::is_own_origin(const HttpRequest& request) const {
+    std::string_view origin = request.header("origin");
+    if (origin.empty()) return true;
+    std::string_view host = request.header("host");
+    auto colon = bound_address_.rfind(':');
+    std::string port = colon == std::string::npos ? "" : bound_address_.substr(colon);
+    bool is_own_host = host == bound_address_ || host == "localhost" + port ||
+                       host == "127.0.0.1" + port || host == "[::1]" + port;
+    return is_own_host && origin == "http://" + std::string(host);
+}
+
 HttpResponse ApiServer::dispatch(const HttpRequest& request) {
+    if (!is_own_origin(request)) {
+        return error_response(403, "origin not allowed: requests from a browser must come from "
+                                   "the API's own page");
+    }
     if (token_ && request.header("authorization") != "Bearer " + *token_) {
         HttpResponse response = error_response(401, "missing or wrong bearer token");
         response.headers.emplace_back("WWW-Authenticate", "Bearer");

@@ -51,6 +51,7 @@ class ApiServer {
     void on_data(Connection& connection, std::string_view data);
     void respond(Connection& connection, const HttpResponse& response, bool keep_alive);
     [[nodiscard]] HttpResponse dispatch(const HttpRequest& request);
+    [[nodiscard]] bool is_own_origin(const HttpRequest& request) const;
     void linger(Connection& connection);
     void close(Connection& connection);
 

@@ -153,9 +153,8 @@ void App::apply(rules::Config config) {
         const auto& have = proxy.config();
         bool is_listening_as_wanted = !wanted.enabled || !proxy.listen_address().empty();
         // Port 0 asks for any port: the one the proxy already has will do.
-        bool is_same_address =
-            have.listen == wanted.listen ||
-            (wanted.listen.port == 0 && have.listen.host == wanted.listen.host);
+        bool is_same_address = have.listen == wanted.listen ||
+                               (wanted.listen.port == 0 && have.listen.host == wanted.listen.host);
         return is_same_address && have.enabled == wanted.enabled && is_listening_as_wanted;
     };
     // First every proxy that goes or changes lets go of its connections and its port, so that a

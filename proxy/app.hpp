@@ -61,6 +61,7 @@ class App {
     // and returns the listen error.
     [[nodiscard]] std::optional<std::string> apply_from_api(rules::Config config);
     [[nodiscard]] nlohmann::ordered_json proxy_json(const rules::ProxyConfig& proxy);
+    [[nodiscard]] std::string metrics_text();
 
     rules::Config config_;
     std::optional<std::string> config_path_;

@@ -3,6 +3,7 @@
 // configuration applied as a difference, the same path a reloaded file takes, so rules created
 // here act on live connections exactly as rules from the file do.
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "proxy/app.hpp"
@@ -107,6 +108,54 @@ HttpResponse toxic_error(const std::vector<std::string>& errors) {
 
 }  // namespace
 
+// Prometheus text format.
+std::string App::metrics_text() {
+    const auto& counters = runtime_->counters();
+    std::map<std::string, std::uint64_t> open;
+    for (const auto& [id, session] : runtime_->sessions())
+        ++open[session->proxy().name()];
+    std::string out;
+    auto family = [&out](std::string_view name, std::string_view type, std::string_view help) {
+        out += "# HELP " + std::string(name) + " " + std::string(help) + "\n# TYPE " +
+               std::string(name) + " " + std::string(type) + "\n";
+    };
+    auto line = [&out](std::string_view name, std::string_view labels, std::uint64_t value) {
+        out += std::string(name) + "{" + std::string(labels) + "} " + std::to_string(value) + "\n";
+    };
+    auto label = [](std::string_view key, std::string_view value) {
+        return std::string(key) + "=\"" + std::string(value) + "\"";
+    };
+    family("faultline_connections_open", "gauge", "Connections open now.");
+    for (const auto& proxy : config_.proxies) {
+        line("faultline_connections_open", label("proxy", proxy.name), open[proxy.name]);
+    }
+    family("faultline_connections_total", "counter", "Connections ended.");
+    for (const auto& [proxy, value] : counters.connections) {
+        line("faultline_connections_total", label("proxy", proxy), value);
+    }
+    family("faultline_bytes_total", "counter", "Bytes delivered, by direction.");
+    for (const auto& [proxy, value] : counters.bytes_up) {
+        line("faultline_bytes_total", label("proxy", proxy) + "," + label("direction", "upstream"),
+             value);
+    }
+    for (const auto& [proxy, value] : counters.bytes_down) {
+        line("faultline_bytes_total",
+             label("proxy", proxy) + "," + label("direction", "downstream"), value);
+    }
+    family("faultline_teardowns_total", "counter", "Connections ended, by reason.");
+    for (const auto& [key, value] : counters.teardowns) {
+        line("faultline_teardowns_total",
+             label("proxy", key.first) + "," + label("reason", key.second), value);
+    }
+    family("faultline_rule_activations_total", "counter",
+           "Rules that started acting on a connection.");
+    for (const auto& [key, value] : counters.rule_activations) {
+        line("faultline_rule_activations_total",
+             label("proxy", key.first) + "," + label("rule", key.second), value);
+    }
+    return out;
+}
+
 nlohmann::ordered_json App::proxy_json(const rules::ProxyConfig& proxy) {
     Proxy* live = find_proxy(proxy.name);
     std::string listen =
@@ -165,6 +214,33 @@ HttpResponse App::handle_api(const HttpRequest& request) {
     if (parts.size() == 1 && parts[0] == "populate") {
         if (method != "POST") return error_response(405, "method not allowed");
         return populate(request);
+    }
+    if (parts.size() == 1 && parts[0] == "connections") {
+        if (method != "GET") return error_response(405, "method not allowed");
+        auto list = nlohmann::ordered_json::array();
+        for (const auto& [id, session] : runtime_->sessions())
+            list.push_back(session->describe());
+        return json_response(200, list);
+    }
+    if (parts.size() == 2 && parts[0] == "connections") {
+        if (method != "DELETE") return error_response(405, "method not allowed");
+        for (const auto& [id, session] : runtime_->sessions()) {
+            if (std::to_string(id) != parts[1]) continue;
+            session->clear(Reason::xlate_clear);
+            return no_content();
+        }
+        return error_response(404, "connection not found");
+    }
+    if (parts.size() == 1 && parts[0] == "events") {
+        if (method != "GET") return error_response(405, "method not allowed");
+        auto list = nlohmann::ordered_json::array();
+        for (const auto& record : runtime_->recent_records())
+            list.push_back(record);
+        return json_response(200, list);
+    }
+    if (parts.size() == 1 && parts[0] == "metrics") {
+        if (method != "GET") return error_response(405, "method not allowed");
+        return {200, metrics_text(), "text/plain; version=0.0.4", {}};
     }
     if (!parts.empty() && parts[0] == "proxies" && parts.size() <= 4) {
         return handle_proxies(request, parts);

@@ -43,7 +43,14 @@ Session& Runtime::create_session(Proxy& proxy) {
 }
 
 void Runtime::record(const TeardownRecord& record) {
-    log_event(spdlog::level::info, to_json(record), to_text(record));
+    auto json = to_json(record);
+    log_event(spdlog::level::info, json, to_text(record));
+    ++counters_.connections[record.proxy];
+    ++counters_.teardowns[{record.proxy, std::string(reason_name(record.cause.reason))}];
+    counters_.bytes_up[record.proxy] += record.bytes_up;
+    counters_.bytes_down[record.proxy] += record.bytes_down;
+    recent_.push_back(std::move(json));
+    if (recent_.size() > recent_limit) recent_.pop_front();
 }
 
 void Runtime::retire(Session& session) {

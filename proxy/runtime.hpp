@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -68,6 +69,24 @@ class Runtime {
     void release_reserve_descriptor();
     void restore_reserve_descriptor();
 
+    // The latest teardown records, oldest first (at most recent_limit), for GET /events.
+    static constexpr std::size_t recent_limit = 1000;
+    [[nodiscard]] const std::deque<nlohmann::ordered_json>& recent_records() const {
+        return recent_;
+    }
+    // Counters for GET /metrics.
+    struct Counters {
+        std::map<std::string, std::uint64_t> connections;                        // by proxy
+        std::map<std::pair<std::string, std::string>, std::uint64_t> teardowns;  // proxy, reason
+        std::map<std::string, std::uint64_t> bytes_up;
+        std::map<std::string, std::uint64_t> bytes_down;
+        std::map<std::pair<std::string, std::string>, std::uint64_t> rule_activations;
+    };
+    [[nodiscard]] const Counters& counters() const { return counters_; }
+    void count_rule_activation(const std::string& proxy, const std::string& rule) {
+        ++counters_.rule_activations[{proxy, rule}];
+    }
+
     // Stops the deferred-deletion handle; called once at shutdown after sessions are cleared.
     void close();
 
@@ -85,6 +104,8 @@ class Runtime {
     std::unordered_map<std::string, Session*> upstreams_;
     UvHandle<uv_check_t> reaper_;
     int reserve_fd_ = -1;
+    std::deque<nlohmann::ordered_json> recent_;
+    Counters counters_;
     std::mt19937_64 random_{std::random_device{}()};
 };
 

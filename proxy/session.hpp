@@ -62,6 +62,9 @@ class Session final : private ChainHost {
     [[nodiscard]] const Proxy& proxy() const { return proxy_; }
     [[nodiscard]] bool is_finished() const { return finished_; }
     [[nodiscard]] const std::string& client_address() const { return client_.history.address; }
+    // For GET /connections: the live state as JSON (id, proxy, client, upstream, age, bytes,
+    // the rules acting on it).
+    [[nodiscard]] nlohmann::ordered_json describe() const;
 
   private:
     struct Leg {

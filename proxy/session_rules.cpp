@@ -260,7 +260,24 @@ void Session::rule_reset_on_reverse_data(const RuleRunner& rule) {
     reverse_reset_rule_[stream_index(opposite(rule.rule().stream))] = rule.rule().name;
 }
 
+nlohmann::ordered_json Session::describe() const {
+    auto rules = nlohmann::ordered_json::array();
+    for (const StreamChain* chain : {&upstream_chain_, &downstream_chain_}) {
+        for (const auto& name : chain->names())
+            rules.push_back(name);
+    }
+    return {{"id", id_},
+            {"proxy", proxy_.name()},
+            {"client", client_.history.address},
+            {"upstream", server_.history.address},
+            {"age_ms", uv_now(runtime_.loop()) - started_at_},
+            {"bytes_up", server_.delivered_bytes},
+            {"bytes_down", client_.delivered_bytes},
+            {"rules", rules}};
+}
+
 void Session::rule_started(const RuleRunner& rule) {
+    runtime_.count_rule_activation(proxy_.name(), rule.rule().name);
     last_fired_rule_ = rule.rule().name;
     log_event(spdlog::level::debug, {{"event", "rule_fired"},
                                      {"id", id_},

@@ -20,7 +20,7 @@ struct ApiAnswer {
 inline ApiAnswer api_request(const sockaddr_in& api, std::string_view method, std::string_view path,
                              std::string_view body = {}, std::string_view extra_headers = {}) {
     std::string raw = std::string(method) + " " + std::string(path) +
-                      " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" +
+                      " HTTP/1.1\r\nHost: " + address_text(api) + "\r\nConnection: close\r\n" +
                       std::string(extra_headers);
     if (!body.empty()) raw += "Content-Length: " + std::to_string(body.size()) + "\r\n";
     raw += "\r\n" + std::string(body);

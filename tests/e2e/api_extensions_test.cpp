@@ -1,0 +1,86 @@
+// faultline's API beyond Toxiproxy's, on the real binary: live connections listed and killed
+// (Xlate Clear), recent teardown records, Prometheus metrics, and the Origin check.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "tests/e2e/api_support.hpp"
+#include "tests/e2e/harness.hpp"
+
+namespace faultline::e2e {
+
+TEST_SUITE("e2e api extensions") {
+    TEST_CASE("lists live connections and kills one: Xlate Clear in the record and in /events") {
+        ProxyFixture fixture;
+        INFO(fixture.faultline.log_tail());
+        sockaddr_in api = api_address_of(fixture.faultline);
+        Session session = fixture.open_session();
+        fixture.round_trip(session);
+
+        Json connections = api_request(api, "GET", "/connections").json();
+        REQUIRE(connections.size() == 1);
+        Json connection = connections[0];
+        CHECK(connection["proxy"] == "p");
+        CHECK(connection["client"] == session.client_address);
+        CHECK(connection["bytes_up"] == 4);
+        CHECK(connection["bytes_down"] == 4);
+
+        const std::string id = std::to_string(connection["id"].get<std::uint64_t>());
+        CHECK(api_request(api, "DELETE", "/connections/" + id).status == 204);
+        CHECK(read_to_end(session.client.get()).describe() == "ECONNRESET");
+        auto record = fixture.faultline.wait_teardown_of(session.client_address);
+        REQUIRE(record);
+        CHECK((*record)["reason"] == "Xlate Clear");
+        CHECK(api_request(api, "DELETE", "/connections/" + id).status == 404);
+        CHECK(api_request(api, "GET", "/connections").json() == Json::array());
+
+        Json events = api_request(api, "GET", "/events").json();
+        REQUIRE(events.size() == 1);
+        CHECK(events[0]["event"] == "teardown");
+        CHECK(events[0]["reason"] == "Xlate Clear");
+        CHECK(events[0]["client"]["address"] == session.client_address);
+    }
+
+    TEST_CASE("metrics count connections, bytes and teardowns by reason in Prometheus text") {
+        ProxyFixture fixture;
+        INFO(fixture.faultline.log_tail());
+        sockaddr_in api = api_address_of(fixture.faultline);
+        Session session = fixture.open_session();
+        fixture.round_trip(session);
+        REQUIRE(::shutdown(session.client.get(), SHUT_WR) == 0);
+        CHECK(read_to_end(session.server.get()).describe() == "EOF");
+        session.server.reset();
+        CHECK(read_to_end(session.client.get()).describe() == "EOF");
+        REQUIRE(fixture.faultline.wait_teardown_of(session.client_address));
+
+        auto metrics = api_request(api, "GET", "/metrics");
+        CHECK(metrics.status == 200);
+        CHECK(metrics.head.find("Content-Type: text/plain") != std::string::npos);
+        CHECK(metrics.body.find("faultline_connections_total{proxy=\"p\"} 1\n") !=
+              std::string::npos);
+        CHECK(metrics.body.find("faultline_teardowns_total{proxy=\"p\",reason=\"TCP FINs\"} 1\n") !=
+              std::string::npos);
+        CHECK(metrics.body.find("faultline_bytes_total{proxy=\"p\",direction=\"upstream\"} 4\n") !=
+              std::string::npos);
+        CHECK(metrics.body.find("faultline_connections_open{proxy=\"p\"} 0\n") !=
+              std::string::npos);
+    }
+
+    TEST_CASE("a request from a foreign Origin is refused with 403; the API's own is served") {
+        Faultline faultline(
+            std::vector<std::string>{"serve", "--api", "127.0.0.1:0", "--log-format", "json"});
+        INFO(faultline.log_tail());
+        sockaddr_in api = api_address_of(faultline);
+        const std::string own = address_text(api);
+        auto foreign = api_request(api, "POST", "/reset", "", "Origin: http://evil.example\r\n");
+        CHECK(foreign.status == 403);
+        auto rebound =
+            api_request(api, "GET", "/proxies", "", "Origin: http://evil.example:8474\r\n");
+        CHECK(rebound.status == 403);
+        auto same = api_request(api, "POST", "/reset", "", "Origin: http://" + own + "\r\n");
+        CHECK(same.status == 204);
+        CHECK(api_request(api, "GET", "/version").status == 200);  // no Origin: any client
+    }
+}
+
+}  // namespace faultline::e2e
