@@ -139,8 +139,9 @@ bool ApiServer::is_own_origin(const HttpRequest& request) const {
 
 HttpResponse ApiServer::dispatch(const HttpRequest& request) {
     if (!is_own_origin(request)) {
-        return error_response(403, "origin not allowed: requests from a browser must come from "
-                                   "the API's own page");
+        return error_response(403,
+                              "origin not allowed: requests from a browser must come from "
+                              "the API's own page");
     }
     if (token_ && request.header("authorization") != "Bearer " + *token_) {
         HttpResponse response = error_response(401, "missing or wrong bearer token");

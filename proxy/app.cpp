@@ -127,12 +127,14 @@ void App::reload(std::string_view trigger) {
         return;
     } catch (const rules::ConfigError& e) {
         // The old rules stay.
+        last_reload_errors_ = e.errors();
         log_event(spdlog::level::err, {{"event", "reload_failed"},
                                        {"trigger", trigger},
                                        {"file", *config_path_},
                                        {"errors", e.errors()}});
         return;
     }
+    last_reload_errors_.clear();
     log_event(spdlog::level::info, {{"event", "reload"},
                                     {"trigger", trigger},
                                     {"file", *config_path_},

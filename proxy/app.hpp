@@ -72,6 +72,7 @@ class App {
     std::unique_ptr<ApiServer> api_;
     std::vector<std::unique_ptr<Proxy>> proxies_;
     std::vector<UvHandle<uv_signal_t>> signals_;
+    std::vector<std::string> last_reload_errors_;  // shown by /healthz until a reload succeeds
     bool is_shutting_down_ = false;
     bool is_loop_closed_ = false;
 };

@@ -8,6 +8,7 @@
 
 #include "proxy/app.hpp"
 #include "proxy/log.hpp"
+#include "rules/config_writer.hpp"
 #include "rules/rule.hpp"
 
 namespace faultline::proxy {
@@ -197,9 +198,11 @@ HttpResponse App::handle_api(const HttpRequest& request) {
     }
     if (parts.size() == 1 && parts[0] == "healthz") {
         if (method != "GET") return error_response(405, "method not allowed");
-        return json_response(200, {{"status", "ok"},
-                                   {"proxies", proxies_.size()},
-                                   {"connections", runtime_->sessions().size()}});
+        nlohmann::ordered_json health{{"status", "ok"},
+                                      {"proxies", proxies_.size()},
+                                      {"connections", runtime_->sessions().size()}};
+        if (!last_reload_errors_.empty()) health["last_reload_errors"] = last_reload_errors_;
+        return json_response(200, health);
     }
     if (parts.size() == 1 && parts[0] == "reset") {
         if (method != "POST") return error_response(405, "method not allowed");
@@ -237,6 +240,10 @@ HttpResponse App::handle_api(const HttpRequest& request) {
         for (const auto& record : runtime_->recent_records())
             list.push_back(record);
         return json_response(200, list);
+    }
+    if (parts.size() == 1 && parts[0] == "config") {
+        if (method != "GET") return error_response(405, "method not allowed");
+        return {200, rules::to_toml(config_), "application/toml", {}};
     }
     if (parts.size() == 1 && parts[0] == "metrics") {
         if (method != "GET") return error_response(405, "method not allowed");

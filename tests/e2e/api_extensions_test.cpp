@@ -2,6 +2,8 @@
 // (Xlate Clear), recent teardown records, Prometheus metrics, and the Origin check.
 #include <doctest/doctest.h>
 
+#include <csignal>
+#include <cstdio>
 #include <string>
 
 #include "tests/e2e/api_support.hpp"
@@ -63,6 +65,42 @@ TEST_SUITE("e2e api extensions") {
         CHECK(metrics.body.find("faultline_bytes_total{proxy=\"p\",direction=\"upstream\"} 4\n") !=
               std::string::npos);
         CHECK(metrics.body.find("faultline_connections_open{proxy=\"p\"} 0\n") !=
+              std::string::npos);
+    }
+
+    TEST_CASE("GET /config writes the running state as TOML that faultline check accepts") {
+        ProxyFixture fixture;
+        INFO(fixture.faultline.log_tail());
+        sockaddr_in api = api_address_of(fixture.faultline);
+        REQUIRE(api_request(api, "POST", "/proxies/p/toxics",
+                            R"({"type": "latency", "attributes": {"latency": 50}})")
+                    .status == 200);
+        auto config = api_request(api, "GET", "/config");
+        CHECK(config.status == 200);
+        CHECK(config.body.find("type = \"latency\"") != std::string::npos);
+        TempConfig saved(config.body);
+        auto checked = check_config(saved.path());
+        INFO(checked.err);
+        CHECK(checked.status.code() == 0);
+    }
+
+    TEST_CASE("/healthz shows the last reload's errors until a reload succeeds") {
+        ProxyFixture fixture;
+        INFO(fixture.faultline.log_tail());
+        sockaddr_in api = api_address_of(fixture.faultline);
+        CHECK_FALSE(api_request(api, "GET", "/healthz").json().contains("last_reload_errors"));
+        std::string broken = proxy_config(fixture.server.port, "idle_timeout = 5");
+        {
+            std::FILE* file = std::fopen(fixture.config.path().c_str(), "w");
+            REQUIRE(file != nullptr);
+            std::fputs(broken.c_str(), file);
+            std::fclose(file);
+        }
+        REQUIRE(fixture.faultline.signal(SIGHUP));
+        REQUIRE(fixture.faultline.wait_event("reload_failed"));
+        Json health = api_request(api, "GET", "/healthz").json();
+        REQUIRE(health.contains("last_reload_errors"));
+        CHECK(health["last_reload_errors"][0].get<std::string>().find("idle_timeout") !=
               std::string::npos);
     }
 
