@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "proxy/app.hpp"
+#include "proxy/ctl.hpp"
 #include "proxy/log.hpp"
 #include "rules/config.hpp"
 
@@ -25,6 +26,7 @@ commands:
   serve [--config FILE] [--api HOST:PORT] [--log-format text|json] [--log-level LEVEL]
                  start the proxies of FILE and the control API
   check FILE     validate a configuration file; exit 0 when valid, 2 when not
+  ctl COMMAND    drive a running faultline through its API (`faultline ctl --help`)
 
 options:
   --version      print the version
@@ -159,6 +161,7 @@ int main(int argc, char** argv) {
         }
         if (command == "serve") return run_serve(rest);
         if (command == "check") return run_check(rest);
+        if (command == "ctl") return faultline::proxy::run_ctl(rest);
         throw UsageError{"unknown command '" + std::string(command) + "'", main_usage};
     } catch (const UsageError& e) {
         std::cerr << "faultline: " << e.message << "\n\n" << e.usage;
