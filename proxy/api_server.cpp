@@ -15,6 +15,7 @@ struct ApiServer::Connection {
     std::size_t pending_writes = 0;
     bool close_after_writes = false;
     bool has_eof = false;
+    bool is_follower = false;  // receives broadcast lines until it closes
     char read_buffer[4096];
 };
 
@@ -96,7 +97,7 @@ void ApiServer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
     auto* connection = static_cast<Connection*>(stream->data);
     if (!connection || nread == 0) return;
     if (nread < 0) {
-        if (nread == UV_EOF && connection->pending_writes > 0) {
+        if (nread == UV_EOF && connection->pending_writes > 0 && !connection->is_follower) {
             connection->has_eof = true;  // a half-close after the request: answer, then close
             connection->close_after_writes = true;
         } else {
@@ -109,7 +110,8 @@ void ApiServer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
 }
 
 void ApiServer::on_data(Connection& connection, std::string_view data) {
-    if (connection.close_after_writes) return;  // input after the last answer is discarded
+    // Input after the last answer, or from a follower of a stream, is discarded.
+    if (connection.close_after_writes || connection.is_follower) return;
     auto state = connection.parser.feed(data);
     while (state == HttpParser::State::complete && !connection.close_after_writes) {
         HttpRequest request = connection.parser.take();
@@ -158,20 +160,46 @@ HttpResponse ApiServer::dispatch(const HttpRequest& request) {
 }
 
 void ApiServer::respond(Connection& connection, const HttpResponse& response, bool keep_alive) {
+    if (response.is_stream) {
+        // The head now, lines later; the connection ends when the client closes it.
+        if (!write_bytes(connection, serialize(response, false))) return;
+        connection.is_follower = true;
+        (void)uv_timer_stop(connection.timer.get());
+        return;
+    }
+    if (!write_bytes(connection, serialize(response, keep_alive))) return;
+    if (!keep_alive) connection.close_after_writes = true;
+    // A client that sends requests without reading the answers must not make answers pile up:
+    // read nothing more until they are written. The request timer keeps running meanwhile.
+    (void)uv_read_stop(connection.tcp.stream());
+}
+
+bool ApiServer::write_bytes(Connection& connection, std::string bytes) {
     auto* write = new ResponseWrite{};
-    write->bytes = serialize(response, keep_alive);
+    write->bytes = std::move(bytes);
     write->req.data = write;
     uv_buf_t buf = uv_buf_init(write->bytes.data(), static_cast<unsigned>(write->bytes.size()));
     if (uv_write(&write->req, connection.tcp.stream(), &buf, 1, on_write) != 0) {
         delete write;
         close(connection);
-        return;
+        return false;
     }
     ++connection.pending_writes;
-    if (!keep_alive) connection.close_after_writes = true;
-    // A client that sends requests without reading the answers must not make answers pile up:
-    // read nothing more until they are written. The request timer keeps running meanwhile.
-    (void)uv_read_stop(connection.tcp.stream());
+    return true;
+}
+
+void ApiServer::broadcast(const std::string& line) {
+    std::vector<Connection*> followers;
+    for (auto& [raw, connection] : connections_) {
+        if (connection->is_follower) followers.push_back(raw);
+    }
+    for (Connection* connection : followers) {
+        if (uv_stream_get_write_queue_size(connection->tcp.stream()) > follower_backlog) {
+            close(*connection);
+            continue;
+        }
+        (void)write_bytes(*connection, line);
+    }
 }
 
 void ApiServer::on_write(uv_write_t* req, int status) {
@@ -179,6 +207,10 @@ void ApiServer::on_write(uv_write_t* req, int status) {
     auto* connection = static_cast<Connection*>(req->handle->data);
     if (!connection || status == UV_ECANCELED) return;
     if (--connection->pending_writes > 0) return;
+    if (connection->is_follower) {
+        if (status < 0) connection->server->close(*connection);
+        return;
+    }
     if (status < 0 || connection->has_eof) {
         connection->server->close(*connection);
     } else if (connection->close_after_writes) {

@@ -38,6 +38,10 @@ class ApiServer {
     // Closes the listener and every client connection.
     void stop();
     [[nodiscard]] const std::string& address() const { return bound_address_; }
+    // Sends a line to every connection that follows a stream; a follower that does not keep up
+    // (more than follower_backlog bytes unsent) is closed.
+    void broadcast(const std::string& line);
+    static constexpr std::size_t follower_backlog = 1024 * 1024;
 
   private:
     struct Connection;
@@ -53,6 +57,7 @@ class ApiServer {
     [[nodiscard]] HttpResponse dispatch(const HttpRequest& request);
     [[nodiscard]] bool is_own_origin(const HttpRequest& request) const;
     void linger(Connection& connection);
+    bool write_bytes(Connection& connection, std::string bytes);
     void close(Connection& connection);
 
     Runtime& runtime_;

@@ -49,6 +49,9 @@ void App::start() {
     api_ = std::make_unique<ApiServer>(
         *runtime_, [this](const HttpRequest& request) { return handle_api(request); },
         config_.api.token);
+    runtime_->on_record = [this](const nlohmann::ordered_json& record) {
+        if (api_) api_->broadcast(record.dump() + "\n");
+    };
     if (int err = api_->start(config_.api.listen); err != 0) {
         throw StartupError("api: listen on " + config_.api.listen.text() +
                            " failed: " + uv_error_text(err));

@@ -236,6 +236,11 @@ HttpResponse App::handle_api(const HttpRequest& request) {
     }
     if (parts.size() == 1 && parts[0] == "events") {
         if (method != "GET") return error_response(405, "method not allowed");
+        if (request.query == "follow=1" || request.query == "follow=true") {
+            HttpResponse stream{200, {}, "application/x-ndjson", {}};
+            stream.is_stream = true;
+            return stream;
+        }
         auto list = nlohmann::ordered_json::array();
         for (const auto& record : runtime_->recent_records())
             list.push_back(record);

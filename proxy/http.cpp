@@ -89,7 +89,9 @@ HttpResponse error_response(int status, std::string_view message) {
 std::string serialize(const HttpResponse& response, bool keep_alive) {
     std::string out =
         fmt::format("HTTP/1.1 {} {}\r\n", response.status, status_text(response.status));
-    if (response.status != 204) {
+    if (response.is_stream) {
+        out += fmt::format("Content-Type: {}\r\n", response.content_type);
+    } else if (response.status != 204) {
         out += fmt::format("Content-Type: {}\r\nContent-Length: {}\r\n", response.content_type,
                            response.body.size());
     }

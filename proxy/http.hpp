@@ -28,6 +28,9 @@ struct HttpResponse {
     std::string body;
     std::string content_type = "application/json";
     std::vector<std::pair<std::string, std::string>> headers;
+    // A stream: the head goes out now (no length; the body ends when the connection closes) and
+    // the server keeps the connection to send lines as they come (GET /events?follow=1).
+    bool is_stream = false;
 };
 
 [[nodiscard]] std::string serialize(const HttpResponse& response, bool keep_alive);

@@ -49,6 +49,7 @@ void Runtime::record(const TeardownRecord& record) {
     ++counters_.teardowns[{record.proxy, std::string(reason_name(record.cause.reason))}];
     counters_.bytes_up[record.proxy] += record.bytes_up;
     counters_.bytes_down[record.proxy] += record.bytes_down;
+    if (on_record) on_record(json);
     recent_.push_back(std::move(json));
     if (recent_.size() > recent_limit) recent_.pop_front();
 }

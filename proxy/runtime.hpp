@@ -69,6 +69,9 @@ class Runtime {
     void release_reserve_descriptor();
     void restore_reserve_descriptor();
 
+    // Called with every teardown record as it is written (the API's event stream).
+    std::function<void(const nlohmann::ordered_json&)> on_record;
+
     // The latest teardown records, oldest first (at most recent_limit), for GET /events.
     static constexpr std::size_t recent_limit = 1000;
     [[nodiscard]] const std::deque<nlohmann::ordered_json>& recent_records() const {

@@ -2,6 +2,7 @@
 // (Xlate Clear), recent teardown records, Prometheus metrics, and the Origin check.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -41,6 +42,51 @@ TEST_SUITE("e2e api extensions") {
         CHECK(events[0]["event"] == "teardown");
         CHECK(events[0]["reason"] == "Xlate Clear");
         CHECK(events[0]["client"]["address"] == session.client_address);
+    }
+
+    TEST_CASE("GET /events?follow=1 streams each teardown record as one JSON line") {
+        ProxyFixture fixture;
+        INFO(fixture.faultline.log_tail());
+        sockaddr_in api = api_address_of(fixture.faultline);
+        Fd follower = connect_to(api);
+        REQUIRE(send_all(follower.get(), "GET /events?follow=1 HTTP/1.1\r\nHost: " +
+                                             address_text(api) + "\r\n\r\n") == 0);
+        std::string stream;
+        while (stream.find("\r\n\r\n") == std::string::npos) {
+            std::string piece;
+            REQUIRE(read_result(follower.get(), io_timeout, &piece).kind == ReadResult::Kind::data);
+            stream += piece;
+        }
+        CHECK(stream.starts_with("HTTP/1.1 200 OK\r\n"));
+        stream.erase(0, stream.find("\r\n\r\n") + 4);
+
+        for (int i = 0; i < 2; ++i) {
+            Session session = fixture.open_session();
+            set_linger_reset(session.client.get());
+            session.client.reset();
+            CHECK(read_to_end(session.server.get()).describe() == "ECONNRESET");
+        }
+        while (std::count(stream.begin(), stream.end(), '\n') < 2) {
+            std::string piece;
+            REQUIRE(read_result(follower.get(), io_timeout, &piece).kind == ReadResult::Kind::data);
+            stream += piece;
+        }
+        const Json first = Json::parse(stream.substr(0, stream.find('\n')));
+        CHECK(first["event"] == "teardown");
+        CHECK(first["reason"] == "Reset-I");
+    }
+
+    TEST_CASE("a client that sends half a request and stalls does not hold up the others") {
+        Faultline faultline(
+            std::vector<std::string>{"serve", "--api", "127.0.0.1:0", "--log-format", "json"});
+        INFO(faultline.log_tail());
+        sockaddr_in api = api_address_of(faultline);
+        Fd stalled = connect_to(api);
+        REQUIRE(send_all(stalled.get(), "POST /proxies HTTP/1.1\r\nContent-Length: 100\r\n\r\n{") ==
+                0);
+        for (int i = 0; i < 5; ++i)
+            CHECK(api_request(api, "GET", "/version").status == 200);
+        CHECK(read_result(stalled.get(), 100ms).describe() == "timeout");
     }
 
     TEST_CASE("metrics count connections, bytes and teardowns by reason in Prometheus text") {
