@@ -3,6 +3,8 @@
 
 DEBIAN_PACKAGES := build-essential cmake ninja-build pkg-config libuv1-dev libtomlplusplus-dev \
                    libspdlog-dev libfmt-dev doctest-dev nlohmann-json3-dev
+# Node and npm only when the machine has none (it may have a newer Node than Debian's).
+NODE_PACKAGES := $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
 CONFIG ?= examples/quickstart.toml
 
 .PHONY: all deps build run test test-dev test-asan format check-format clean
@@ -10,7 +12,7 @@ CONFIG ?= examples/quickstart.toml
 all: build
 
 deps:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+	@missing=$$(for p in $(DEBIAN_PACKAGES) $(NODE_PACKAGES); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
 	  done); \
 	if [ -n "$$missing" ]; then \
@@ -19,6 +21,8 @@ deps:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@[ -d tests/compat/node_modules/toxiproxy-node-client ] || \
+	  npm ci --prefix tests/compat --no-audit --no-fund --loglevel=error
 
 build: deps
 	cmake --preset release >/dev/null
