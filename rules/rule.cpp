@@ -17,8 +17,6 @@ namespace {
 using nlohmann::json;
 using Fields = std::span<const std::string_view>;
 
-constexpr std::array<std::string_view, 7> rule_fields{"name",       "type",    "stream", "toxicity",
-                                                      "attributes", "enabled", "match"};
 constexpr std::array<std::string_view, 5> match_fields{"clients", "after_bytes", "after", "first",
                                                        "every"};
 // Toxiproxy's text for any stream but upstream and downstream.
@@ -78,7 +76,8 @@ class JsonRuleReader {
             result.errors = std::move(errors_);
             return result;
         }
-        check_fields(toxic, "", rule_fields);
+        // Unknown top-level fields are ignored, as Toxiproxy ignores them: its clients send
+        // fields of their own. faultline's own `match` object stays strict.
         Rule rule;
         if (const auto* name = field(toxic, "name")) read_name(*name, rule);
         const std::string type = read_type(toxic);
