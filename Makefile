@@ -2,7 +2,7 @@
 # root: they install the missing Debian packages first and skip what is already there.
 
 DEBIAN_PACKAGES := build-essential cmake ninja-build pkg-config libuv1-dev libtomlplusplus-dev \
-                   libspdlog-dev libfmt-dev doctest-dev nlohmann-json3-dev
+                   libspdlog-dev libfmt-dev doctest-dev nlohmann-json3-dev libhttp-parser-dev
 # Node and npm only when the machine has none (it may have a newer Node than Debian's).
 NODE_PACKAGES := $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
 CONFIG ?= examples/quickstart.toml

@@ -2,6 +2,7 @@
 #include "proxy/http.hpp"
 
 #include <fmt/format.h>
+#include <http_parser.h>
 
 #include <algorithm>
 #include <charconv>
@@ -23,14 +24,6 @@ std::string_view trim(std::string_view text) {
     while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
         text.remove_suffix(1);
     return text;
-}
-
-bool is_token(std::string_view text) {
-    return !text.empty() && std::all_of(text.begin(), text.end(), [](unsigned char c) {
-        return c > 32 && c < 127 && c != '(' && c != ')' && c != ',' && c != '/' && c != ':' &&
-               c != ';' && c != '<' && c != '=' && c != '>' && c != '?' && c != '@' && c != '[' &&
-               c != '\\' && c != ']' && c != '{' && c != '}' && c != '"';
-    });
 }
 
 }  // namespace
@@ -102,111 +95,157 @@ std::string serialize(const HttpResponse& response, bool keep_alive) {
     return out;
 }
 
+struct HttpParser::Machine {
+    http_parser parser{};
+    http_parser_settings settings{};
+};
+
+struct HttpParser::Callbacks {
+    static HttpParser& self(http_parser* parser) { return *static_cast<HttpParser*>(parser->data); }
+
+    static int on_message_begin(http_parser* parser) {
+        HttpParser& p = self(parser);
+        p.request_ = {};
+        p.header_field_.clear();
+        p.is_header_value_ = false;
+        p.header_bytes_ = 0;
+        return 0;
+    }
+    static int on_url(http_parser* parser, const char* at, std::size_t length) {
+        HttpParser& p = self(parser);
+        p.header_bytes_ += length;
+        if (p.header_bytes_ > max_header_bytes) return 1;
+        p.request_.path.append(at, length);
+        return 0;
+    }
+    static int on_header_field(http_parser* parser, const char* at, std::size_t length) {
+        HttpParser& p = self(parser);
+        p.header_bytes_ += length;
+        if (p.header_bytes_ > max_header_bytes) return 1;
+        if (p.is_header_value_) {
+            p.header_field_.clear();
+            p.is_header_value_ = false;
+        }
+        p.header_field_.append(at, length);
+        return 0;
+    }
+    static int on_header_value(http_parser* parser, const char* at, std::size_t length) {
+        HttpParser& p = self(parser);
+        p.header_bytes_ += length;
+        if (p.header_bytes_ > max_header_bytes) return 1;
+        if (!p.is_header_value_) {
+            p.request_.headers.emplace_back(lower(p.header_field_), std::string());
+            p.is_header_value_ = true;
+        }
+        p.request_.headers.back().second.append(at, length);
+        return 0;
+    }
+    static int on_headers_complete(http_parser* parser) {
+        HttpParser& p = self(parser);
+        if (parser->http_major != 1) {
+            p.fail(505, "unsupported HTTP version");
+            return -1;  // any value but 0, 1 and 2 is an error
+        }
+        // A declared length over the limit is refused before its body arrives.
+        if ((parser->flags & F_CONTENTLENGTH) != 0 && parser->content_length > max_body_bytes) {
+            p.fail(413, "request body too large");
+            return -1;  // any value but 0, 1 and 2 is an error
+        }
+        p.request_.method = http_method_str(static_cast<http_method>(parser->method));
+        auto question = p.request_.path.find('?');
+        if (question != std::string::npos) {
+            p.request_.query = p.request_.path.substr(question + 1);
+            p.request_.path.resize(question);
+        }
+        for (auto& [name, value] : p.request_.headers)
+            value = std::string(trim(value));
+        return 0;
+    }
+    static int on_body(http_parser* parser, const char* at, std::size_t length) {
+        HttpParser& p = self(parser);
+        if (p.request_.body.size() + length > max_body_bytes) {
+            p.fail(413, "request body too large");
+            return 1;
+        }
+        p.request_.body.append(at, length);
+        return 0;
+    }
+    static int on_message_complete(http_parser* parser) {
+        HttpParser& p = self(parser);
+        if (p.state_ == State::failed) return 1;
+        p.request_.keep_alive = http_should_keep_alive(parser) != 0;
+        p.state_ = State::complete;
+        http_parser_pause(parser, 1);  // one request at a time: the rest waits for take()
+        return 0;
+    }
+};
+
+HttpParser::HttpParser() : machine_(std::make_unique<Machine>()) {
+    http_parser_init(&machine_->parser, HTTP_REQUEST);
+    machine_->parser.data = this;
+    auto& settings = machine_->settings;
+    http_parser_settings_init(&settings);
+    settings.on_message_begin = Callbacks::on_message_begin;
+    settings.on_url = Callbacks::on_url;
+    settings.on_header_field = Callbacks::on_header_field;
+    settings.on_header_value = Callbacks::on_header_value;
+    settings.on_headers_complete = Callbacks::on_headers_complete;
+    settings.on_body = Callbacks::on_body;
+    settings.on_message_complete = Callbacks::on_message_complete;
+}
+
+HttpParser::~HttpParser() = default;
+
 HttpParser::State HttpParser::feed(std::string_view input) {
+    if (state_ != State::incomplete) {
+        pending_.append(input);
+        return state_;
+    }
+    if (!pending_.empty()) {
+        std::string buffered = std::move(pending_);
+        pending_.clear();
+        buffered.append(input);
+        return run(buffered);
+    }
+    return run(input);
+}
+
+HttpParser::State HttpParser::run(std::string_view input) {
+    auto& parser = machine_->parser;
+    std::size_t parsed = input.empty() ? 0
+                                       : http_parser_execute(&parser, &machine_->settings,
+                                                             input.data(), input.size());
     if (state_ == State::failed) return state_;
-    buffer_.append(input);
-    if (state_ == State::complete) return state_;
-    return parse();
+    auto error = HTTP_PARSER_ERRNO(&parser);
+    if (error == HPE_PAUSED) {
+        pending_.append(input.substr(parsed));
+        return state_;
+    }
+    if (error == HPE_CB_url || error == HPE_CB_header_field || error == HPE_CB_header_value ||
+        error == HPE_HEADER_OVERFLOW) {
+        return fail(431, "request header too large");
+    }
+    if (error != HPE_OK) {
+        return fail(400, std::string("malformed request: ") + http_errno_description(error));
+    }
+    return state_;
 }
 
 HttpRequest HttpParser::take() {
     HttpRequest request = std::move(request_);
-    buffer_.erase(0, head_length_ + body_length_);
     request_ = {};
-    head_length_ = 0;
-    body_length_ = 0;
-    state_ = State::incomplete;
-    if (!buffer_.empty()) parse();
+    if (state_ == State::complete) {
+        state_ = State::incomplete;
+        http_parser_pause(&machine_->parser, 0);
+    }
     return request;
 }
 
 HttpParser::State HttpParser::fail(int status, std::string message) {
+    if (state_ == State::failed) return state_;
     error_status_ = status;
     error_message_ = std::move(message);
     return state_ = State::failed;
-}
-
-HttpParser::State HttpParser::parse() {
-    if (head_length_ == 0) {
-        auto end = buffer_.find("\r\n\r\n");
-        if (end == std::string::npos) {
-            if (buffer_.size() > max_header_bytes) return fail(431, "request header too large");
-            return state_ = State::incomplete;
-        }
-        if (end + 4 > max_header_bytes) return fail(431, "request header too large");
-        if (!parse_head(std::string_view(buffer_).substr(0, end))) return state_;
-        head_length_ = end + 4;
-    }
-    if (buffer_.size() < head_length_ + body_length_) return state_ = State::incomplete;
-    request_.body = buffer_.substr(head_length_, body_length_);
-    return state_ = State::complete;
-}
-
-bool HttpParser::parse_head(std::string_view head) {
-    auto line_end = head.find("\r\n");
-    std::string_view line = head.substr(0, line_end);
-    auto first = line.find(' ');
-    auto last = line.rfind(' ');
-    if (first == std::string_view::npos || first == last) {
-        fail(400, "malformed request line");
-        return false;
-    }
-    std::string_view method = line.substr(0, first);
-    std::string_view target = line.substr(first + 1, last - first - 1);
-    std::string_view version = line.substr(last + 1);
-    if (!is_token(method) || target.empty() || target.front() != '/') {
-        fail(400, "malformed request line");
-        return false;
-    }
-    if (version != "HTTP/1.1" && version != "HTTP/1.0") {
-        fail(505, "unsupported HTTP version");
-        return false;
-    }
-    request_.method = std::string(method);
-    auto question = target.find('?');
-    request_.path = std::string(target.substr(0, question));
-    if (question != std::string_view::npos)
-        request_.query = std::string(target.substr(question + 1));
-    request_.keep_alive = version == "HTTP/1.1";
-
-    std::string_view rest = line_end == std::string_view::npos ? "" : head.substr(line_end + 2);
-    bool has_length = false;
-    while (!rest.empty()) {
-        auto end = rest.find("\r\n");
-        std::string_view field = rest.substr(0, end);
-        rest = end == std::string_view::npos ? "" : rest.substr(end + 2);
-        auto colon = field.find(':');
-        if (colon == std::string_view::npos || !is_token(field.substr(0, colon))) {
-            fail(400, "malformed header line");
-            return false;
-        }
-        std::string name = lower(field.substr(0, colon));
-        std::string value(trim(field.substr(colon + 1)));
-        if (name == "content-length") {
-            std::size_t length = 0;
-            auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
-            if (ec != std::errc() || ptr != value.data() + value.size() ||
-                (has_length && length != body_length_)) {
-                fail(400, "invalid Content-Length");
-                return false;
-            }
-            if (length > max_body_bytes) {
-                fail(413, "request body too large");
-                return false;
-            }
-            has_length = true;
-            body_length_ = length;
-        } else if (name == "transfer-encoding") {
-            fail(501, "chunked request bodies are not supported; send Content-Length");
-            return false;
-        } else if (name == "connection") {
-            std::string token = lower(value);
-            if (token == "close") request_.keep_alive = false;
-            if (token == "keep-alive") request_.keep_alive = true;
-        }
-        request_.headers.emplace_back(std::move(name), std::move(value));
-    }
-    return true;
 }
 
 }  // namespace faultline::proxy

@@ -1,9 +1,10 @@
-// A bounded HTTP/1.1 request parser and response writer for the control API. Input is fed as it
-// arrives; headers and body have size limits, and malformed input yields a 4xx status with a
-// message rather than an exception.
+// A bounded HTTP/1.1 request parser (on Debian's http-parser library) and response writer for
+// the control API. Input is fed as it arrives; headers and body have size limits, and malformed
+// input yields a 4xx status with a message rather than an exception.
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -45,24 +46,35 @@ class HttpParser {
 
     enum class State { incomplete, complete, failed };
 
-    // Appends input and parses as far as possible. After `complete`, take() the request; bytes
+    HttpParser();
+    HttpParser(const HttpParser&) = delete;
+    HttpParser& operator=(const HttpParser&) = delete;
+    ~HttpParser();
+
+    // Parses input as far as the end of one request. After `complete`, take() the request; bytes
     // after it stay buffered for the next one (pipelining).
     State feed(std::string_view input);
     [[nodiscard]] HttpRequest take();
     // After `failed`: the status to answer with and why.
     [[nodiscard]] int error_status() const { return error_status_; }
     [[nodiscard]] const std::string& error_message() const { return error_message_; }
-    [[nodiscard]] bool has_buffered_input() const { return !buffer_.empty(); }
+    [[nodiscard]] bool has_buffered_input() const { return !pending_.empty(); }
+
+    // http-parser's callbacks reach these.
+    struct Callbacks;
+    friend struct Callbacks;
 
   private:
-    State parse();
+    State run(std::string_view input);
     State fail(int status, std::string message);
-    bool parse_head(std::string_view head);
 
-    std::string buffer_;
+    struct Machine;  // http-parser's state, kept out of this header
+    std::unique_ptr<Machine> machine_;
     HttpRequest request_;
-    std::size_t head_length_ = 0;  // 0 until the head is parsed
-    std::size_t body_length_ = 0;
+    std::string header_field_;
+    bool is_header_value_ = false;
+    std::size_t header_bytes_ = 0;
+    std::string pending_;  // input after a complete request, for the next one
     State state_ = State::incomplete;
     int error_status_ = 400;
     std::string error_message_;
