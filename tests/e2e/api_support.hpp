@@ -17,13 +17,8 @@ struct ApiAnswer {
     [[nodiscard]] Json json() const { return Json::parse(body); }
 };
 
-inline ApiAnswer api_request(const sockaddr_in& api, std::string_view method, std::string_view path,
-                             std::string_view body = {}, std::string_view extra_headers = {}) {
-    std::string raw = std::string(method) + " " + std::string(path) +
-                      " HTTP/1.1\r\nHost: " + address_text(api) + "\r\nConnection: close\r\n" +
-                      std::string(extra_headers);
-    if (!body.empty()) raw += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-    raw += "\r\n" + std::string(body);
+// Sends `raw` as it is on a fresh connection and reads the answer to EOF.
+inline ApiAnswer api_send_raw(const sockaddr_in& api, std::string_view raw) {
     Fd fd = connect_to(api);
     REQUIRE(send_all(fd.get(), raw) == 0);
     Received received = recv_until_eof(fd.get());
@@ -33,6 +28,16 @@ inline ApiAnswer api_request(const sockaddr_in& api, std::string_view method, st
     if (split != std::string::npos) answer.body = received.bytes.substr(split + 4);
     if (answer.head.starts_with("HTTP/1.1 ")) answer.status = std::stoi(answer.head.substr(9, 3));
     return answer;
+}
+
+inline ApiAnswer api_request(const sockaddr_in& api, std::string_view method, std::string_view path,
+                             std::string_view body = {}, std::string_view extra_headers = {}) {
+    std::string raw = std::string(method) + " " + std::string(path) +
+                      " HTTP/1.1\r\nHost: " + address_text(api) + "\r\nConnection: close\r\n" +
+                      std::string(extra_headers);
+    if (!body.empty()) raw += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    raw += "\r\n" + std::string(body);
+    return api_send_raw(api, raw);
 }
 
 inline sockaddr_in api_address_of(Faultline& faultline) {

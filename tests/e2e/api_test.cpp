@@ -4,28 +4,15 @@
 
 #include <string>
 
+#include "tests/e2e/api_support.hpp"
 #include "tests/e2e/harness.hpp"
 
 namespace faultline::e2e {
 namespace {
 
-struct HttpAnswer {
-    int status = 0;
-    std::string head;
-    std::string body;
-};
-
-// One request on a fresh connection with `Connection: close`; reads to EOF.
-HttpAnswer request(const sockaddr_in& api, const std::string& raw) {
-    Fd fd = connect_to(api);
-    REQUIRE(send_all(fd.get(), raw) == 0);
-    Received received = recv_until_eof(fd.get());
-    HttpAnswer answer;
-    auto split = received.bytes.find("\r\n\r\n");
-    answer.head = received.bytes.substr(0, split);
-    if (split != std::string::npos) answer.body = received.bytes.substr(split + 4);
-    if (answer.head.starts_with("HTTP/1.1 ")) answer.status = std::stoi(answer.head.substr(9, 3));
-    return answer;
+// One request, as given, on a fresh connection.
+ApiAnswer request(const sockaddr_in& api, const std::string& raw) {
+    return api_send_raw(api, raw);
 }
 
 std::string get(std::string_view path, std::string_view extra_headers = "") {
@@ -34,10 +21,7 @@ std::string get(std::string_view path, std::string_view extra_headers = "") {
 }
 
 sockaddr_in api_address(Faultline& faultline) {
-    auto event = faultline.wait_event(
-        [](const Json& line) { return line["event"] == "listening" && line["kind"] == "api"; });
-    REQUIRE(event);
-    return parse_address((*event)["address"].get<std::string>());
+    return api_address_of(faultline);
 }
 
 }  // namespace
