@@ -13,41 +13,12 @@
 #include <utility>
 #include <vector>
 
+#include "tests/rules/config_errors.hpp"
+
 namespace faultline::rules {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct InvalidCase {
-    std::string text;
-    std::vector<std::string> errors;
-};
-
-std::string joined(const std::vector<std::string>& lines) {
-    std::string out;
-    for (const auto& line : lines) {
-        out += (out.empty() ? "" : "\n") + line;
-    }
-    return out;
-}
-
-// Every message parse_config reports for `text`, one a line, or "(valid)".
-std::string errors_of(std::string_view text) {
-    try {
-        static_cast<void>(parse_config(text, "chaos.toml"));
-    } catch (const ConfigError& error) {
-        CHECK(std::string(error.what()) == joined(error.errors()));
-        return joined(error.errors());
-    }
-    return "(valid)";
-}
-
-void check_invalid(const std::vector<InvalidCase>& cases) {
-    for (const auto& invalid : cases) {
-        CAPTURE(invalid.text);
-        CHECK(errors_of(invalid.text) == joined(invalid.errors));
-    }
-}
 
 constexpr std::string_view full_example = R"(seed = 42
 
