@@ -1,6 +1,8 @@
 // The control API's connection handling.
 #include "proxy/api_server.hpp"
 
+#include <algorithm>
+
 #include "proxy/address.hpp"
 #include "proxy/log.hpp"
 #include "proxy/runtime.hpp"
@@ -165,6 +167,9 @@ void ApiServer::respond(Connection& connection, const HttpResponse& response, bo
         if (!write_bytes(connection, serialize(response, false))) return;
         connection.is_follower = true;
         (void)uv_timer_stop(connection.timer.get());
+        auto followers = std::count_if(connections_.begin(), connections_.end(),
+                                       [](const auto& entry) { return entry.second->is_follower; });
+        log_event(spdlog::level::debug, {{"event", "api_follower"}, {"followers", followers}});
         return;
     }
     if (!write_bytes(connection, serialize(response, keep_alive))) return;

@@ -13,6 +13,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -37,7 +38,8 @@ commands:
   toxic enable PROXY TOXIC | toxic disable PROXY TOXIC
   conns                                 live connections
   kill ID                               end a connection (Xlate Clear)
-  events                                recent teardown records
+  events [--follow]                     recent teardown records; --follow prints each new one as
+                                        it happens, until interrupted
   metrics                               Prometheus text
 )";
 
@@ -50,9 +52,10 @@ struct Answer {
     std::string body;
 };
 
-// One request with Connection: close; throws Failure when the API cannot be reached.
-Answer request(const std::string& url, std::string_view method, const std::string& path,
-               const std::string& body = {}) {
+// A connected socket with one request sent (Connection: close); throws Failure when the API
+// cannot be reached.
+int send_request(const std::string& url, std::string_view method, const std::string& path,
+                 const std::string& body) {
     std::string rest = url.starts_with("http://") ? url.substr(7) : url;
     if (auto slash = rest.find('/'); slash != std::string::npos) rest.resize(slash);
     auto colon = rest.rfind(':');
@@ -93,17 +96,42 @@ Answer request(const std::string& url, std::string_view method, const std::strin
         }
         sent += static_cast<std::size_t>(n);
     }
-    std::string reply;
+    return fd;
+}
+
+// Reads more of the answer into `reply`; false at its end.
+bool receive_more(int fd, std::string& reply) {
     char buffer[16384];
     ssize_t n;
-    while ((n = ::recv(fd, buffer, sizeof buffer, 0)) > 0)
-        reply.append(buffer, static_cast<std::size_t>(n));
-    ::close(fd);
+    do {
+        n = ::recv(fd, buffer, sizeof buffer, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) return false;
+    reply.append(buffer, static_cast<std::size_t>(n));
+    return true;
+}
+
+// The status line and headers taken off `reply`; Failure when it is not HTTP.
+int take_head(const std::string& url, std::string& reply) {
     auto split = reply.find("\r\n\r\n");
     if (!reply.starts_with("HTTP/1.1 ") || split == std::string::npos) {
         throw Failure{"no HTTP answer from " + url};
     }
-    return {std::stoi(reply.substr(9, 3)), reply.substr(split + 4)};
+    int status = std::stoi(reply.substr(9, 3));
+    reply.erase(0, split + 4);
+    return status;
+}
+
+// One request, answered in full.
+Answer request(const std::string& url, std::string_view method, const std::string& path,
+               const std::string& body = {}) {
+    int fd = send_request(url, method, path, body);
+    std::string reply;
+    while (receive_more(fd, reply)) {
+    }
+    ::close(fd);
+    int status = take_head(url, reply);
+    return {status, std::move(reply)};
 }
 
 // The answer's JSON, or Failure with the API's error message.
@@ -166,6 +194,70 @@ json attribute_value(const std::string& text) {
     return text;
 }
 
+const std::vector<std::string> event_header{"ID",     "PROXY",  "REASON",   "BY",
+                                            "CLIENT", "SERVER", "DURATION", "RULE"};
+
+std::vector<std::string> event_row(const json& r) {
+    return {cell(r["id"]),
+            cell(r["proxy"]),
+            cell(r["reason"]),
+            cell(r["initiator"]),
+            cell(r["client"]["address"]) + "[" + cell(r["client"]["state"]) + "]",
+            cell(r["server"]["address"]) + "[" + cell(r["server"]["state"]) + "]",
+            cell(r["duration_ms"]) + "ms",
+            cell(r["rule"])};
+}
+
+// `events --follow`: each record as it happens, until the API closes the stream or the user
+// interrupts. Rows cannot be measured in advance, so the columns have fixed minimum widths.
+int follow_events(const std::string& url, bool as_json) {
+    int fd = send_request(url, "GET", "/events?follow=1", {});
+    std::string reply;
+    while (reply.find("\r\n\r\n") == std::string::npos) {
+        if (!receive_more(fd, reply)) break;
+    }
+    int status = 0;
+    try {
+        status = take_head(url, reply);
+        if (status != 200) {
+            while (receive_more(fd, reply)) {
+            }
+            checked({status, reply});
+        }
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
+    constexpr std::size_t widths[] = {6, 10, 12, 8, 32, 32, 10};
+    auto print_row = [&](const std::vector<std::string>& row) {
+        std::string line;
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            line += row[i];
+            if (i < std::size(widths))
+                line += std::string(widths[i] > row[i].size() ? widths[i] - row[i].size() : 1, ' ');
+        }
+        std::cout << line << std::endl;
+    };
+    if (!as_json) print_row(event_header);
+    for (;;) {
+        for (auto newline = reply.find('\n'); newline != std::string::npos;
+             newline = reply.find('\n')) {
+            std::string line = reply.substr(0, newline);
+            reply.erase(0, newline + 1);
+            if (as_json) {
+                std::cout << line << std::endl;
+                continue;
+            }
+            json record = json::parse(line, nullptr, false);
+            if (record.is_object()) print_row(event_row(record));
+        }
+        if (!receive_more(fd, reply)) break;
+    }
+    ::close(fd);
+    std::cerr << "faultline ctl: the event stream ended\n";
+    return 1;
+}
+
 struct Options {
     std::vector<std::string> positional;
     std::map<std::string, std::string> flags;
@@ -176,7 +268,7 @@ Options parse_options(const std::vector<std::string_view>& args) {
     Options options;
     for (std::size_t i = 0; i < args.size(); ++i) {
         std::string arg(args[i]);
-        if (arg == "--disabled") {
+        if (arg == "--disabled" || arg == "--follow") {
             options.flags[arg] = "true";
         } else if (arg == "-a" || arg == "--attribute") {
             if (i + 1 >= args.size()) throw Failure{"-a needs KEY=VALUE"};
@@ -186,6 +278,9 @@ Options parse_options(const std::vector<std::string_view>& args) {
                 throw Failure{"-a needs KEY=VALUE, got '" + pair + "'"};
             options.attributes[pair.substr(0, equals)] = attribute_value(pair.substr(equals + 1));
         } else if (arg.starts_with("--")) {
+            static const std::set<std::string> with_value{"--listen", "--upstream", "--type",
+                                                          "--name",   "--stream",   "--toxicity"};
+            if (!with_value.contains(arg)) throw Failure{"unknown option '" + arg + "'"};
             if (i + 1 >= args.size()) throw Failure{arg + " needs a value"};
             options.flags[arg] = std::string(args[++i]);
         } else {
@@ -311,6 +406,7 @@ int run_command(const std::string& url, bool as_json, const std::vector<std::str
         return 0;
     }
     if (command == "events") {
+        if (options.flags.contains("--follow")) return follow_events(url, as_json);
         json list = checked(request(url, "GET", "/events"));
         if (as_json) {
             for (const auto& record : list)
@@ -318,14 +414,9 @@ int run_command(const std::string& url, bool as_json, const std::vector<std::str
             return 0;
         }
         std::vector<std::vector<std::string>> rows;
-        for (const auto& r : list) {
-            rows.push_back({cell(r["id"]), cell(r["proxy"]), cell(r["reason"]),
-                            cell(r["initiator"]),
-                            cell(r["client"]["address"]) + "[" + cell(r["client"]["state"]) + "]",
-                            cell(r["server"]["address"]) + "[" + cell(r["server"]["state"]) + "]",
-                            cell(r["duration_ms"]) + "ms", cell(r["rule"])});
-        }
-        print_table({"ID", "PROXY", "REASON", "BY", "CLIENT", "SERVER", "DURATION", "RULE"}, rows);
+        for (const auto& record : list)
+            rows.push_back(event_row(record));
+        print_table(event_header, rows);
         return 0;
     }
     if (command == "metrics") {

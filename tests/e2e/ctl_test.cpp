@@ -2,6 +2,8 @@
 // API's message with a non-zero exit status on failure.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <csignal>
 #include <string>
 #include <vector>
 
@@ -13,8 +15,8 @@ namespace {
 
 struct CtlFixture {
     Listener server = listen_on_loopback();
-    Faultline faultline{
-        std::vector<std::string>{"serve", "--api", "127.0.0.1:0", "--log-format", "json"}};
+    Faultline faultline{std::vector<std::string>{"serve", "--api", "127.0.0.1:0", "--log-format",
+                                                 "json", "--log-level", "debug"}};
     std::string url = "http://" + address_text(api_address_of(faultline));
 
     ProcessResult ctl(std::vector<std::string> args) {
@@ -116,6 +118,44 @@ TEST_SUITE("e2e ctl") {
         auto unreachable = run_faultline({"ctl", "--url", "http://127.0.0.1:1", "list"});
         CHECK(unreachable.status.code() == 1);
         CHECK(unreachable.err.starts_with("faultline ctl: cannot connect"));
+    }
+    TEST_CASE("events --follow prints each teardown as it happens, as a row or as JSON") {
+        CtlFixture f;
+        INFO(f.faultline.log_tail());
+        const std::string upstream = "127.0.0.1:" + std::to_string(f.server.port);
+        auto created =
+            f.ctl({"--json", "create", "db", "--listen", "127.0.0.1:0", "--upstream", upstream});
+        REQUIRE(created.status.code() == 0);
+        Faultline table({"ctl", "--url", f.url, "events", "--follow"});
+        Faultline lines({"ctl", "--url", f.url, "--json", "events", "--follow"});
+        REQUIRE(f.faultline.wait_event(
+            [](const Json& e) { return e["event"] == "api_follower" && e["followers"] == 2; }));
+        REQUIRE(table.wait_stdout([](const std::string& out) { return out.starts_with("ID"); }));
+
+        const sockaddr_in proxy =
+            parse_address(Json::parse(created.out)["listen"].get<std::string>());
+        for (int i = 0; i < 2; ++i) {
+            Fd client = connect_to(proxy);
+            Fd server = accept_from(f.server.fd.get());
+            REQUIRE(server.is_open());
+            set_linger_reset(client.get());
+            client.reset();
+            CHECK(read_to_end(server.get()).describe() == "ECONNRESET");
+        }
+        auto rows = table.wait_stdout(
+            [](const std::string& out) { return std::count(out.begin(), out.end(), '\n') >= 3; });
+        REQUIRE(rows);
+        CHECK(rows->find("Reset-I") != std::string::npos);
+        auto json_lines = lines.wait_stdout(
+            [](const std::string& out) { return std::count(out.begin(), out.end(), '\n') >= 2; });
+        REQUIRE(json_lines);
+        CHECK(Json::parse(json_lines->substr(0, json_lines->find('\n')))["reason"] == "Reset-I");
+
+        // When faultline stops, the stream ends and so does the command, with a message.
+        f.faultline.signal(SIGTERM);
+        auto ended = table.wait_exit();
+        REQUIRE(ended);
+        CHECK(ended->code() == 1);
     }
 }
 

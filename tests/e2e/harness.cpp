@@ -579,6 +579,7 @@ void Faultline::read_output() {
             if (got > 0) {
                 const std::lock_guard lock(mutex_);
                 stdout_text_.append(buffer.data(), static_cast<std::size_t>(got));
+                changed_.notify_all();
             } else if (got == 0 || errno != EINTR) {
                 out_open = false;
             }
@@ -629,6 +630,17 @@ std::optional<Json> Faultline::wait_event(const Predicate& predicate, Millis tim
 
 std::optional<Json> Faultline::wait_event(std::string_view event, Millis timeout) {
     return wait_event([event](const Json& value) { return is_event(value, event); }, timeout);
+}
+
+std::optional<std::string> Faultline::wait_stdout(
+    const std::function<bool(const std::string&)>& predicate, Millis timeout) {
+    const auto deadline = Clock::now() + timeout;
+    std::unique_lock lock(mutex_);
+    for (;;) {
+        if (predicate(stdout_text_)) return stdout_text_;
+        if (output_closed_ || Clock::now() >= deadline) return std::nullopt;
+        changed_.wait_until(lock, deadline);
+    }
 }
 
 bool Faultline::wait_ready(Millis timeout) {

@@ -215,6 +215,10 @@ class Faultline {
                                                  Millis timeout = event_timeout);
     [[nodiscard]] std::optional<Json> wait_event(std::string_view event,
                                                  Millis timeout = event_timeout);
+    // Standard output read so far, once `predicate` holds for it; nullopt when it did not within
+    // the timeout or the process closed its outputs first.
+    [[nodiscard]] std::optional<std::string> wait_stdout(
+        const std::function<bool(const std::string&)>& predicate, Millis timeout = event_timeout);
     // Waits for {"event":"ready"}.
     [[nodiscard]] bool wait_ready(Millis timeout = event_timeout);
     // From the proxy's `listening` event (waited for); throws std::runtime_error when absent.
