@@ -4,6 +4,7 @@
 
 #include <uv.h>
 
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -62,8 +63,13 @@ class App {
     [[nodiscard]] std::optional<std::string> apply_from_api(rules::Config config);
     [[nodiscard]] nlohmann::ordered_json proxy_json(const rules::ProxyConfig& proxy);
     [[nodiscard]] std::string metrics_text();
+    // Keeps the `listen` string of an API body, shown until the proxy has a bound address.
+    void remember_listen(const nlohmann::json& body, const rules::ProxyConfig& proxy);
 
     rules::Config config_;
+    // By proxy name: the listen address as an API client wrote it ("localhost:0"), with its
+    // parsed form, for a proxy that has not listened (Toxiproxy echoes the string).
+    std::map<std::string, std::pair<rules::Endpoint, std::string>> listen_as_given_;
     std::optional<std::string> config_path_;
     UvHandle<uv_fs_event_t> watcher_;
     UvHandle<uv_timer_t> reload_timer_;  // coalesces the several events of one save

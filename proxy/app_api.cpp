@@ -159,8 +159,13 @@ std::string App::metrics_text() {
 
 nlohmann::ordered_json App::proxy_json(const rules::ProxyConfig& proxy) {
     Proxy* live = find_proxy(proxy.name);
-    std::string listen =
-        live && !live->listen_address().empty() ? live->listen_address() : proxy.listen.text();
+    std::string listen = proxy.listen.text();
+    if (live && !live->listen_address().empty()) {
+        listen = live->listen_address();
+    } else if (auto given = listen_as_given_.find(proxy.name);
+               given != listen_as_given_.end() && given->second.first == proxy.listen) {
+        listen = given->second.second;
+    }
     auto toxics = nlohmann::ordered_json::array();
     for (auto stream : {faults::Stream::upstream, faults::Stream::downstream}) {
         for (const auto& rule : proxy.rules) {
@@ -172,6 +177,12 @@ nlohmann::ordered_json App::proxy_json(const rules::ProxyConfig& proxy) {
             {"upstream", proxy.upstream.text()},
             {"enabled", proxy.enabled},
             {"toxics", toxics}};
+}
+
+void App::remember_listen(const json& body, const rules::ProxyConfig& proxy) {
+    if (body.contains("listen") && body["listen"].is_string()) {
+        listen_as_given_[proxy.name] = {proxy.listen, body["listen"].get<std::string>()};
+    }
 }
 
 std::optional<std::string> App::apply_from_api(rules::Config config) {
@@ -282,6 +293,7 @@ HttpResponse App::handle_proxies(const HttpRequest& request,
         rules::Config config = config_;
         config.proxies.push_back(proxy);
         if (auto failure = apply_from_api(std::move(config))) return error_response(500, *failure);
+        remember_listen(*body, proxy);
         return json_response(201, proxy_json(*find_config(config_, proxy.name)));
     }
     if (parts.size() == 2 && parts[1].empty()) return error_response(404, "not found");
@@ -299,6 +311,7 @@ HttpResponse App::handle_proxies(const HttpRequest& request,
     if (method == "DELETE") {
         std::erase_if(config.proxies, [&](const auto& p) { return p.name == parts[1]; });
         (void)apply_from_api(std::move(config));
+        listen_as_given_.erase(parts[1]);
         return no_content();
     }
     if (method != "POST" && method != "PATCH") return error_response(405, "method not allowed");
@@ -306,7 +319,9 @@ HttpResponse App::handle_proxies(const HttpRequest& request,
     if (!body) return error;
     if (auto problem = read_proxy_fields(*body, *proxy, false))
         return error_response(400, *problem);
+    rules::ProxyConfig updated = *proxy;
     if (auto failure = apply_from_api(std::move(config))) return error_response(500, *failure);
+    remember_listen(*body, updated);
     return json_response(200, proxy_json(*find_config(config_, parts[1])));
 }
 
@@ -377,23 +392,29 @@ HttpResponse App::populate(const HttpRequest& request) {
         }
         wanted.push_back(std::move(proxy));
     }
-    rules::Config config = config_;
-    for (auto& proxy : wanted) {
+    // As Toxiproxy does, entries are applied in order and the first listen failure stops the
+    // rest: the answer is then a 500 that also lists the proxies done so far.
+    auto done = nlohmann::ordered_json::array();
+    for (const auto& proxy : wanted) {
+        rules::Config config = config_;
         rules::ProxyConfig* existing = find_config(config, proxy.name);
-        if (existing && existing->listen == proxy.listen && existing->upstream == proxy.upstream) {
-            continue;  // kept as it is, with its toxics and enabled state
+        bool unchanged =
+            existing && existing->listen == proxy.listen && existing->upstream == proxy.upstream;
+        if (!unchanged) {  // an unchanged one is kept as it is, with its toxics and enabled state
+            if (existing) {
+                *existing = proxy;
+            } else {
+                config.proxies.push_back(proxy);
+            }
+            if (auto failure = apply_from_api(std::move(config))) {
+                return json_response(500,
+                                     {{"error", *failure}, {"status", 500}, {"proxies", done}});
+            }
+            remember_listen((*body)[done.size()], proxy);
         }
-        if (existing) {
-            *existing = proxy;
-        } else {
-            config.proxies.push_back(proxy);
-        }
+        done.push_back(proxy_json(*find_config(config_, proxy.name)));
     }
-    if (auto failure = apply_from_api(std::move(config))) return error_response(500, *failure);
-    auto list = nlohmann::ordered_json::array();
-    for (const auto& proxy : wanted)
-        list.push_back(proxy_json(*find_config(config_, proxy.name)));
-    return json_response(201, {{"proxies", list}});
+    return json_response(201, {{"proxies", done}});
 }
 
 }  // namespace faultline::proxy

@@ -175,6 +175,171 @@ TEST_SUITE("e2e api proxies") {
         CHECK(api_request(f.api, "PUT", "/proxies").status == 405);
         CHECK(api_request(f.api, "GET", "/reset").status == 405);
     }
+    TEST_CASE("a listen that fails is a 500 that adds nothing; populate stops there") {
+        ApiFixture f;
+        INFO(f.faultline.log_tail());
+        const std::string busy = "127.0.0.1:" + std::to_string(f.server.port);
+        const std::string failure =
+            "listen on " + busy + " failed: EADDRINUSE (address already in use)";
+        const std::string upstream = "127.0.0.1:" + std::to_string(f.server.port);
+        auto body = [&](std::string_view name, std::string_view listen) {
+            return Json{{"name", name}, {"listen", listen}, {"upstream", upstream}}.dump();
+        };
+
+        check_error(api_request(f.api, "POST", "/proxies", body("x", busy)), 500, failure);
+        check_error(api_request(f.api, "GET", "/proxies/x"), 404, "proxy not found");
+
+        // An update that cannot listen leaves the proxy where it was, still working.
+        REQUIRE(api_request(f.api, "POST", "/proxies", f.proxy_body("b")).status == 201);
+        const std::string b_listen = api_request(f.api, "GET", "/proxies/b").json()["listen"];
+        check_error(api_request(f.api, "POST", "/proxies/b", Json{{"listen", busy}}.dump()), 500,
+                    failure);
+        CHECK(api_request(f.api, "GET", "/proxies/b").json()["listen"] == b_listen);
+        Fd client = connect_to(parse_address(b_listen));
+        CHECK(accept_from(f.server.fd.get()).is_open());
+
+        auto populated = api_request(
+            f.api, "POST", "/populate",
+            "[" + f.proxy_body("e") + ", " + body("f", busy) + ", " + f.proxy_body("g") + "]");
+        INFO(populated.body);
+        CHECK(populated.status == 500);
+        Json answer = populated.json();
+        CHECK(answer["error"] == failure);
+        CHECK(answer["status"] == 500);
+        REQUIRE(answer["proxies"].size() == 1);
+        CHECK(answer["proxies"][0]["name"] == "e");
+        CHECK(api_request(f.api, "GET", "/proxies/e").status == 200);
+        check_error(api_request(f.api, "GET", "/proxies/f"), 404, "proxy not found");
+        check_error(api_request(f.api, "GET", "/proxies/g"), 404, "proxy not found");
+    }
+
+    TEST_CASE(
+        "proxy fields: localhost, omitted listen, disabled echo, fixed name, missing fields") {
+        ApiFixture f;
+        INFO(f.faultline.log_tail());
+        const std::string upstream = "127.0.0.1:" + std::to_string(f.server.port);
+        auto local = api_request(
+            f.api, "POST", "/proxies",
+            Json{{"name", "l"}, {"listen", "localhost:0"}, {"upstream", upstream}}.dump());
+        REQUIRE(local.status == 201);
+        CHECK(local.json()["listen"].get<std::string>().starts_with("127.0.0.1:"));
+
+        auto anywhere = api_request(f.api, "POST", "/proxies",
+                                    Json{{"name", "any"}, {"upstream", upstream}}.dump());
+        REQUIRE(anywhere.status == 201);
+        CHECK(anywhere.json()["listen"].get<std::string>().starts_with("0.0.0.0:"));
+        CHECK_FALSE(anywhere.json()["listen"].get<std::string>().ends_with(":0"));
+
+        auto disabled = api_request(f.api, "POST", "/proxies",
+                                    Json{{"name", "d"},
+                                         {"listen", "localhost:0"},
+                                         {"upstream", "db.example:5432"},
+                                         {"enabled", false}}
+                                        .dump());
+        REQUIRE(disabled.status == 201);
+        CHECK(disabled.json()["listen"] == "localhost:0");
+        CHECK(disabled.json()["upstream"] == "db.example:5432");
+
+        auto renamed = api_request(f.api, "POST", "/proxies/l", R"({"name": "other"})");
+        CHECK(renamed.status == 200);
+        CHECK(renamed.json()["name"] == "l");
+        check_error(api_request(f.api, "GET", "/proxies/other"), 404, "proxy not found");
+
+        check_error(api_request(f.api, "POST", "/populate", R"([{"upstream": "127.0.0.1:1"}])"),
+                    400, "missing required field: name at proxy 1");
+        check_error(api_request(f.api, "POST", "/proxies", ""), 400,
+                    "bad request body: empty body");
+        check_error(api_request(f.api, "POST", "/populate", R"({"name": "x"})"), 400,
+                    "bad request body: expected an array");
+    }
+
+    TEST_CASE(
+        "toxic fields: stream case, null attributes, fractions, order, ignored update fields") {
+        ApiFixture f;
+        INFO(f.faultline.log_tail());
+        REQUIRE(api_request(f.api, "POST", "/proxies", f.proxy_body("db")).status == 201);
+
+        REQUIRE(api_request(f.api, "POST", "/proxies/db/toxics",
+                            R"({"type": "timeout", "name": "down"})")
+                    .status == 200);
+        auto upper =
+            api_request(f.api, "POST", "/proxies/db/toxics",
+                        R"({"type": "latency", "stream": "UPSTREAM", "attributes": null})");
+        REQUIRE(upper.status == 200);
+        CHECK(upper.json() == Json{{"name", "latency_upstream"},
+                                   {"type", "latency"},
+                                   {"stream", "upstream"},
+                                   {"toxicity", 1.0},
+                                   {"attributes", {{"latency", 0}, {"jitter", 0}}},
+                                   {"enabled", true}});
+        check_error(api_request(f.api, "POST", "/proxies/db/toxics",
+                                R"({"type": "latency", "name": "e", "stream": ""})"),
+                    400, "stream was invalid, can be either upstream or downstream");
+        check_error(
+            api_request(f.api, "POST", "/proxies/db/toxics",
+                        R"({"type": "latency", "name": "frac", "attributes": {"latency": 1.5}})"),
+            400,
+            "bad request body: attributes.latency: expected an integer, got a number with "
+            "a fraction");
+        check_error(
+            api_request(f.api, "POST", "/proxies/db/toxics", R"({"type": "noop", "name": "down"})"),
+            409, "toxic already exists");
+
+        // Upstream toxics first, then downstream, each in the order they were added.
+        Json listed = api_request(f.api, "GET", "/proxies/db/toxics").json();
+        REQUIRE(listed.size() == 2);
+        CHECK(listed[0]["name"] == "latency_upstream");
+        CHECK(listed[1]["name"] == "down");
+
+        auto updated = api_request(f.api, "PATCH", "/proxies/db/toxics/down",
+                                   R"({"name": "x", "type": "latency", "stream": "upstream",
+                                       "toxicity": 0.5, "attributes": {"timeout": 20}})");
+        CHECK(updated.status == 200);
+        CHECK(updated.json() == Json{{"name", "down"},
+                                     {"type", "timeout"},
+                                     {"stream", "downstream"},
+                                     {"toxicity", 0.5},
+                                     {"attributes", {{"timeout", 20}}},
+                                     {"enabled", true}});
+        check_error(api_request(f.api, "PATCH", "/proxies/db/toxics/none", R"({"toxicity": 1})"),
+                    404, "toxic not found");
+        check_error(api_request(f.api, "GET", "/proxies/nope/toxics"), 404, "proxy not found");
+    }
+
+    TEST_CASE("extensions on toxics: enabled switches a rule, match limits it") {
+        ApiFixture f;
+        INFO(f.faultline.log_tail());
+        auto created = api_request(f.api, "POST", "/proxies", f.proxy_body("db"));
+        REQUIRE(created.status == 201);
+        const sockaddr_in proxy = parse_address(created.json()["listen"].get<std::string>());
+        auto added = api_request(
+            f.api, "POST", "/proxies/db/toxics",
+            R"({"type": "limit_data", "name": "cut", "attributes": {"bytes": 2}, "match": {"every": 2}})");
+        REQUIRE(added.status == 200);
+        CHECK(added.json()["match"] == Json{{"every", 2}});
+
+        // A limit of 2 bytes on every second connection: the first passes, the second is cut.
+        auto exchange = [&] {
+            Fd client = connect_to(proxy);
+            Fd server = accept_from(f.server.fd.get());
+            REQUIRE(server.is_open());
+            REQUIRE(send_all(server.get(), "abcd") == 0);
+            server.reset();
+            return recv_until_eof(client.get()).bytes;
+        };
+        CHECK(exchange() == "abcd");
+        CHECK(exchange() == "ab");
+
+        auto off = api_request(f.api, "PATCH", "/proxies/db/toxics/cut", R"({"enabled": false})");
+        CHECK(off.status == 200);
+        CHECK(off.json()["enabled"] == false);
+        CHECK(exchange() == "abcd");
+        CHECK(exchange() == "abcd");
+        check_error(
+            api_request(f.api, "PATCH", "/proxies/db/toxics/cut", R"({"match": {"nth": 2}})"), 400,
+            "bad request body: match.nth: unknown field; known: clients, after_bytes, after, "
+            "first, every");
+    }
 }
 
 }  // namespace faultline::e2e
