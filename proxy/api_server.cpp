@@ -246,9 +246,18 @@ void ApiServer::linger(Connection& connection) {
                          static_cast<std::uint64_t>(linger_timeout.count()), 0);
 }
 
+// An idle keep-alive connection is closed quietly; one that stalls halfway through a request
+// is told why first.
 void ApiServer::on_timeout(uv_timer_t* handle) {
     auto* connection = static_cast<Connection*>(handle->data);
-    if (connection) connection->server->close(*connection);
+    if (!connection) return;
+    if (!connection->close_after_writes && !connection->is_follower &&
+        connection->pending_writes == 0 && connection->parser.is_mid_request()) {
+        connection->server->respond(
+            *connection, error_response(408, "the request did not arrive in time"), false);
+        return;
+    }
+    connection->server->close(*connection);
 }
 
 void ApiServer::close(Connection& connection) {

@@ -106,6 +106,7 @@ struct HttpParser::Callbacks {
     static int on_message_begin(http_parser* parser) {
         HttpParser& p = self(parser);
         p.request_ = {};
+        p.in_request_ = true;
         p.header_field_.clear();
         p.is_header_value_ = false;
         p.header_bytes_ = 0;
@@ -175,6 +176,7 @@ struct HttpParser::Callbacks {
         if (p.state_ == State::failed) return 1;
         p.request_.keep_alive = http_should_keep_alive(parser) != 0;
         p.state_ = State::complete;
+        p.in_request_ = false;
         http_parser_pause(parser, 1);  // one request at a time: the rest waits for take()
         return 0;
     }

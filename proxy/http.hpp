@@ -59,6 +59,8 @@ class HttpParser {
     [[nodiscard]] int error_status() const { return error_status_; }
     [[nodiscard]] const std::string& error_message() const { return error_message_; }
     [[nodiscard]] bool has_buffered_input() const { return !pending_.empty(); }
+    // Part of a request has arrived, not all of it.
+    [[nodiscard]] bool is_mid_request() const { return in_request_ && state_ == State::incomplete; }
 
     // http-parser's callbacks reach these.
     struct Callbacks;
@@ -73,6 +75,7 @@ class HttpParser {
     HttpRequest request_;
     std::string header_field_;
     bool is_header_value_ = false;
+    bool in_request_ = false;  // between the first byte of a request and its end
     std::size_t header_bytes_ = 0;
     std::string pending_;  // input after a complete request, for the next one
     State state_ = State::incomplete;

@@ -76,7 +76,9 @@ TEST_SUITE("e2e api extensions") {
         CHECK(first["reason"] == "Reset-I");
     }
 
-    TEST_CASE("a client that sends half a request and stalls does not hold up the others") {
+    TEST_CASE(
+        "a client that sends half a request and stalls does not hold up the others, then gets "
+        "408") {
         Faultline faultline(
             std::vector<std::string>{"serve", "--api", "127.0.0.1:0", "--log-format", "json"});
         INFO(faultline.log_tail());
@@ -87,6 +89,12 @@ TEST_SUITE("e2e api extensions") {
         for (int i = 0; i < 5; ++i)
             CHECK(api_request(api, "GET", "/version").status == 200);
         CHECK(read_result(stalled.get(), 100ms).describe() == "timeout");
+        // After the API's 10 s read limit the stalled client is told why and the connection ends.
+        const Received answer = recv_until_eof(stalled.get(), 15s);
+        CHECK(answer.eof);
+        CHECK(answer.bytes.starts_with("HTTP/1.1 408 "));
+        CHECK(answer.bytes.ends_with(
+            R"({"error":"the request did not arrive in time","status":408})"));
     }
 
     TEST_CASE("metrics count connections, bytes and teardowns by reason in Prometheus text") {

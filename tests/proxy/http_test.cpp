@@ -25,10 +25,15 @@ TEST_SUITE("proxy/http") {
 
     TEST_CASE("waits for the rest of a request that arrives in pieces") {
         HttpParser parser;
+        CHECK_FALSE(parser.is_mid_request());
         CHECK(parser.feed("GET /ver") == HttpParser::State::incomplete);
+        CHECK(parser.is_mid_request());
         CHECK(parser.feed("sion HTTP/1.1\r\n") == HttpParser::State::incomplete);
         CHECK(parser.feed("\r\n") == HttpParser::State::complete);
+        CHECK_FALSE(parser.is_mid_request());
         CHECK(parser.take().path == "/version");
+        CHECK(parser.feed({}) == HttpParser::State::incomplete);
+        CHECK_FALSE(parser.is_mid_request());
     }
 
     TEST_CASE("keeps a pipelined second request for after the first") {
