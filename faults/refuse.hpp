@@ -69,6 +69,7 @@ class RefuseSpec final : public FaultSpec {
     AttributeReader reader(attributes, result.errors);
     auto config = RefuseConfig::read(reader);
     reader.reject_unknown();
+    result.attribute_names = reader.known();
     if (result.errors.empty()) result.spec = std::make_shared<RefuseSpec>(type, config);
     return result;
 }

@@ -74,4 +74,14 @@ std::vector<std::string_view> known_types() {
     return types;
 }
 
+std::vector<FaultTypeInfo> fault_types() {
+    std::vector<FaultTypeInfo> types;
+    for (const auto& entry : registry) {
+        ParsedSpec parsed = entry.read(entry.type, nlohmann::json::object());
+        types.push_back({entry.type, std::move(parsed.attribute_names),
+                         parsed.spec ? parsed.spec->attributes() : nlohmann::ordered_json()});
+    }
+    return types;
+}
+
 }  // namespace faultline::faults

@@ -21,4 +21,13 @@ using ParsedSpec = ParsedSpecResult;
 // The known type names, in the order of the list.
 [[nodiscard]] std::vector<std::string_view> known_types();
 
+// A type as the API describes it: its attributes and, where every attribute has a default, the
+// defaults (null for a type with a required attribute, such as half_close's mode).
+struct FaultTypeInfo {
+    std::string_view type;
+    std::vector<std::string> attributes;
+    nlohmann::ordered_json defaults;
+};
+[[nodiscard]] std::vector<FaultTypeInfo> fault_types();
+
 }  // namespace faultline::faults

@@ -35,6 +35,7 @@ class FaultSpec;
 struct ParsedSpecResult {
     std::shared_ptr<const FaultSpec> spec;  // null when there were errors
     std::vector<AttributeError> errors;
+    std::vector<std::string> attribute_names;  // every attribute the type reads, in order
 };
 
 class FaultSpec {
@@ -81,6 +82,8 @@ class AttributeReader {
     void report(std::string_view name, std::string message);
     // Reports every attribute that no call above asked for.
     void reject_unknown();
+    // The attributes asked for so far, in order.
+    [[nodiscard]] const std::vector<std::string>& known() const { return known_; }
 
   private:
     // The attribute's value as an integer; nullopt when absent or (reported) not an integer.
@@ -137,6 +140,7 @@ ParsedSpecResult read_basic_spec(std::string_view type, const nlohmann::json& at
     AttributeReader reader(attributes, result.errors);
     Config config = Config::read(reader);
     reader.reject_unknown();
+    result.attribute_names = reader.known();
     if (result.errors.empty()) {
         result.spec = std::make_shared<BasicSpec<Config, Running>>(type, std::move(config));
     }

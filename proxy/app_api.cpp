@@ -6,7 +6,9 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "faults/registry.hpp"
 #include "proxy/app.hpp"
+#include "proxy/dashboard.hpp"
 #include "proxy/log.hpp"
 #include "rules/config_writer.hpp"
 #include "rules/rule.hpp"
@@ -203,6 +205,28 @@ std::optional<std::string> App::apply_from_api(rules::Config config) {
 HttpResponse App::handle_api(const HttpRequest& request) {
     auto parts = split_path(request.path);
     const std::string& method = request.method;
+    if (request.path == "/") {
+        if (method != "GET") return error_response(405, "method not allowed");
+        HttpResponse page{200, std::string(dashboard_page()), "text/html; charset=utf-8", {}};
+        // Everything the page needs is inline; it may talk to this API only, and no other site
+        // may frame it.
+        page.headers.emplace_back("Content-Security-Policy",
+                                  "default-src 'none'; script-src 'unsafe-inline'; style-src "
+                                  "'unsafe-inline'; img-src data:; connect-src 'self'; "
+                                  "frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+        page.headers.emplace_back("Cache-Control", "no-store");
+        return page;
+    }
+    if (parts.size() == 1 && parts[0] == "faults") {
+        if (method != "GET") return error_response(405, "method not allowed");
+        auto list = nlohmann::ordered_json::array();
+        for (const auto& info : faults::fault_types()) {
+            list.push_back({{"type", info.type},
+                            {"attributes", info.attributes},
+                            {"defaults", info.defaults}});
+        }
+        return json_response(200, list);
+    }
     if (parts.size() == 1 && parts[0] == "version") {
         if (method != "GET") return error_response(405, "method not allowed");
         return json_response(200, {{"version", FAULTLINE_VERSION}});

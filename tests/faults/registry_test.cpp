@@ -36,6 +36,21 @@ TEST_CASE("knows every fault type, Toxiproxy's first, in the order of the list")
     CHECK_FALSE(is_known_type(""));
 }
 
+TEST_CASE("describes each type with its attributes, and its defaults when all have one") {
+    const auto types = fault_types();
+    REQUIRE(types.size() == all_types.size());
+    CHECK(types[0].type == "latency");
+    CHECK(types[0].attributes == std::vector<std::string>{"latency", "jitter"});
+    CHECK(types[0].defaults == nlohmann::ordered_json{{"latency", 0}, {"jitter", 0}});
+    const auto& half_close = types[10];
+    CHECK(half_close.type == "half_close");
+    CHECK_FALSE(half_close.attributes.empty());
+    CHECK(half_close.attributes.front() == "mode");
+    CHECK(half_close.defaults.is_null());
+    for (const auto& info : types)
+        CHECK_MESSAGE(!info.attributes.empty() || info.type == "noop", info.type);
+}
+
 TEST_CASE("every type parses with no attributes, except those with a required attribute") {
     const std::map<std::string_view, std::string> required{
         {"slicer", "average_size: must be greater than 0, got 0"},
