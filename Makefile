@@ -2,7 +2,8 @@
 # root: they install the missing Debian packages first and skip what is already there.
 
 DEBIAN_PACKAGES := build-essential cmake ninja-build pkg-config libuv1-dev libtomlplusplus-dev \
-                   libspdlog-dev libfmt-dev doctest-dev nlohmann-json3-dev libhttp-parser-dev
+                   libspdlog-dev libfmt-dev doctest-dev nlohmann-json3-dev libhttp-parser-dev \
+                   chromium
 # Node and npm only when the machine has none (it may have a newer Node than Debian's).
 NODE_PACKAGES := $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
 CONFIG ?= examples/quickstart.toml
@@ -23,6 +24,8 @@ deps:
 	fi
 	@[ -d tests/compat/node_modules/toxiproxy-node-client ] || \
 	  npm ci --prefix tests/compat --no-audit --no-fund --loglevel=error
+	@[ -d tests/browser/node_modules/playwright-core ] || \
+	  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 
 build: deps
 	cmake --preset release >/dev/null

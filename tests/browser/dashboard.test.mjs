@@ -1,0 +1,339 @@
+// faultline's dashboard page (GET /) in a real headless Chromium driven by playwright-core: what a
+// person does in the page must reach the proxies, checked with real sockets. Started by CTest with
+// FAULTLINE_BINARY, and FAULTLINE_ARTIFACT_DIR for the screenshot.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+
+const require = createRequire(import.meta.url);
+const { chromium } = require("playwright-core");
+
+const wait_ms = 10000;
+const chromium_path = process.env.FAULTLINE_CHROMIUM || "/usr/bin/chromium";
+
+let browser;
+let faultline;
+const servers = [];
+
+function startFaultline(args = []) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.env.FAULTLINE_BINARY,
+                       ["serve", "--api", "127.0.0.1:0", "--log-format", "json", ...args],
+                       { stdio: ["ignore", "ignore", "pipe"] });
+    const lines = readline.createInterface({ input: proc.stderr });
+    const timer = setTimeout(() => reject(new Error("faultline did not start")), wait_ms);
+    lines.on("line", (line) => {
+      let event;
+      try { event = JSON.parse(line); } catch { return; }
+      if (event.event === "listening" && event.kind === "api") {
+        clearTimeout(timer);
+        resolve({ proc, url: `http://${event.address}` });
+      }
+    });
+    proc.on("exit", (code) => reject(new Error(`faultline exited with ${code}`)));
+  });
+}
+
+function stopFaultline(started) {
+  if (!started || started.proc.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    started.proc.once("exit", resolve);
+    started.proc.kill("SIGTERM");
+  });
+}
+
+// A TCP server on 127.0.0.1 that hands each connection to on_connection, as a proxy's upstream.
+function startUpstream(on_connection) {
+  return new Promise((resolve) => {
+    const server = net.createServer((socket) => {
+      socket.on("error", () => {});  // faultline resets connections that are killed or stopped
+      on_connection(socket);
+    });
+    servers.push(server);
+    server.listen(0, "127.0.0.1", () => resolve(`127.0.0.1:${server.address().port}`));
+  });
+}
+
+async function callApi(url, method, route, body, token) {
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  const response = await fetch(url + route, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  assert.ok(response.ok, `${method} ${route}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+function withTimeout(promise, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), wait_ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function hostPort(address) {
+  const colon = address.lastIndexOf(":");
+  return [address.slice(0, colon), Number(address.slice(colon + 1))];
+}
+
+// Connects through a proxy; `received` is everything the client read once the connection ends.
+function connect(address) {
+  const [host, port] = hostPort(address);
+  const socket = net.connect(port, host);
+  let data = "";
+  socket.on("data", (chunk) => { data += chunk; });
+  socket.on("error", () => {});  // a reset ends the connection too; `received` says what came
+  const connected = withTimeout(new Promise((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  }), `a connection to ${address}`);
+  const received = withTimeout(new Promise((resolve) => socket.once("close", () => resolve(data))),
+                               `the end of a connection to ${address}`);
+  return { socket, connected, received };
+}
+
+// A fresh page on the dashboard, collecting console errors and uncaught exceptions.
+async function openDashboard(url) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(wait_ms);
+  const errors = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(message.text());
+  });
+  page.on("pageerror", (error) => errors.push(`uncaught: ${error.message}`));
+  await page.goto(url + "/");
+  return { page, errors, close: () => context.close() };
+}
+
+// The browser itself logs a failed request as a console error; only those expected may be there.
+function assertNoConsoleErrors(errors, ...expectedStatuses) {
+  const unexpected = errors.filter((text) => !expectedStatuses.some((status) =>
+    text.startsWith(`Failed to load resource: the server responded with a status of ${status} `)));
+  assert.deepEqual(unexpected, []);
+}
+
+async function assertNoErrorShown(page) {
+  assert.deepEqual(await page.locator("#errors li").allTextContents(), []);
+}
+
+function ruleRow(page, proxy, rule) {
+  return page.locator(`#proxies tr[data-proxy="${proxy}"][data-rule="${rule}"]`);
+}
+
+// Adds a rule the way a person does: the form's selects and attribute inputs, then its button.
+async function addRuleWithForm(page, { proxy, type, stream, attributes }) {
+  await page.locator(`#rule-proxy option[value="${proxy}"]`).waitFor({ state: "attached" });
+  await page.selectOption("#rule-proxy", proxy);
+  await page.selectOption("#rule-type", type);
+  await page.selectOption("#rule-stream", stream);
+  for (const [name, value] of Object.entries(attributes)) {
+    await page.fill(`#rule-attributes [data-attribute="${name}"]`, String(value));
+  }
+  await page.click('#rule-form button[type="submit"]');
+}
+
+before(async () => {
+  browser = await chromium.launch({ executablePath: chromium_path, args: ["--no-sandbox"] });
+  faultline = await startFaultline();
+});
+
+after(async () => {
+  await browser?.close();
+  await stopFaultline(faultline);
+  for (const server of servers) server.close();
+});
+
+test("the page loads with every panel and no console error", async () => {
+  const { page, errors, close } = await openDashboard(faultline.url);
+  assert.equal(await page.title(), "faultline");
+  await page.locator('#rule-type option[value="limit_data"]').waitFor({ state: "attached" });
+  await page.locator("#stream-status.live").waitFor();
+  await page.waitForFunction(() => /^v\d/.test(document.getElementById("version").textContent));
+  for (const id of ["#proxies", "#rule-form", "#connections", "#teardowns", "#counts"]) {
+    assert.equal(await page.locator(id).count(), 1, id);
+  }
+  assert.equal(await page.locator("#token-form").isVisible(), false);
+  await assertNoErrorShown(page);
+  await close();
+  assertNoConsoleErrors(errors);
+});
+
+test("a rule added with the form acts, and switching it off in the page stops it", async () => {
+  const upstream = await startUpstream((socket) => socket.end("abcd"));
+  const proxy = await callApi(faultline.url, "POST", "/proxies",
+                              { name: "switch", listen: "127.0.0.1:0", upstream });
+  const { page, errors, close } = await openDashboard(faultline.url);
+  await page.locator('#proxies [data-proxy="switch"]').waitFor();
+
+  await addRuleWithForm(page, { proxy: "switch", type: "limit_data", stream: "downstream",
+                                attributes: { bytes: 2 } });
+  const row = ruleRow(page, "switch", "limit_data_downstream");
+  await row.waitFor();
+  assert.equal(await row.locator(".attributes").textContent(), "bytes=2");
+  const toxic = await callApi(faultline.url, "GET", "/proxies/switch/toxics/limit_data_downstream");
+  assert.deepEqual(toxic.attributes, { bytes: 2 });  // sent as an integer, not "2"
+  assert.equal(await connect(proxy.listen).received, "ab");
+
+  const switched = page.waitForResponse((response) =>
+    response.request().method() === "PATCH" && response.url().endsWith("/limit_data_downstream"));
+  await row.locator("[data-rule-switch]").uncheck();
+  assert.equal((await switched).status(), 200);
+  await page.locator('#proxies tr[data-rule="limit_data_downstream"].muted').waitFor();
+  assert.equal((await callApi(faultline.url, "GET", "/proxies/switch/toxics/limit_data_downstream"))
+                 .enabled, false);
+  assert.equal(await connect(proxy.listen).received, "abcd");
+
+  await row.locator("[data-rule-switch]").check();
+  await page.locator('#proxies tr[data-rule="limit_data_downstream"]:not(.muted)').waitFor();
+  assert.equal(await connect(proxy.listen).received, "ab");
+
+  await row.locator("[data-rule-remove]").click();
+  await row.waitFor({ state: "detached" });
+  assert.equal(await connect(proxy.listen).received, "abcd");
+  await assertNoErrorShown(page);
+  await close();
+  assertNoConsoleErrors(errors);
+  await callApi(faultline.url, "DELETE", "/proxies/switch");
+});
+
+test("the API's error message is shown in the page when adding a rule fails", async () => {
+  const upstream = await startUpstream((socket) => socket.end());
+  await callApi(faultline.url, "POST", "/proxies",
+                { name: "refusing", listen: "127.0.0.1:0", upstream });
+  const { page, errors, close } = await openDashboard(faultline.url);
+  await page.locator('#proxies [data-proxy="refusing"]').waitFor();
+  // half_close has no default mode: the API refuses the rule and says why.
+  await addRuleWithForm(page, { proxy: "refusing", type: "half_close", stream: "downstream",
+                                attributes: { mode: "" } });
+  const shown = page.locator("#errors li", { hasText: "attributes.mode" });
+  await shown.waitFor();
+  assert.match(await shown.textContent(), /required: one of drop_fin/);
+  assert.equal(await page.locator('#proxies [data-proxy="refusing"] tr[data-rule]').count(), 0);
+
+  await shown.locator("button").click();
+  await shown.waitFor({ state: "detached" });
+  await close();
+  assertNoConsoleErrors(errors, 400);
+  await callApi(faultline.url, "DELETE", "/proxies/refusing");
+});
+
+test("a connection killed from the page shows in the teardown stream as Xlate Clear", async () => {
+  const upstream = await startUpstream(() => {});  // holds each connection open
+  const proxy = await callApi(faultline.url, "POST", "/proxies",
+                              { name: "kill", listen: "127.0.0.1:0", upstream });
+  const { page, errors, close } = await openDashboard(faultline.url);
+  await page.locator("#stream-status.live").waitFor();
+
+  const client = connect(proxy.listen);
+  await client.connected;
+  const clientAddress = `127.0.0.1:${client.socket.localPort}`;
+  const row = page.locator("#connections tr", { hasText: clientAddress });
+  await row.waitFor();
+  assert.equal(await row.locator(".proxy").textContent(), "kill");
+  const id = await row.getAttribute("data-conn");
+
+  await row.locator("[data-kill]").click();
+  await client.received;
+  const teardown = page.locator(`#teardowns tr[data-teardown="${id}"]`);
+  await teardown.waitFor();
+  assert.equal(await teardown.locator(".reason").textContent(), "Xlate Clear");
+  assert.match(await teardown.textContent(), new RegExp(`${clientAddress.replaceAll(".", "\\.")} rst_sent`));
+  await row.waitFor({ state: "detached" });
+
+  const shownCount = Number(await page.locator('#counts li[data-reason="Xlate Clear"] .count')
+                                      .textContent());
+  assert.ok(shownCount >= 1);
+  assert.equal(shownCount,
+               await page.locator('#teardowns tr[data-reason="Xlate Clear"]').count());
+  await assertNoErrorShown(page);
+  await close();
+  assertNoConsoleErrors(errors);
+  await callApi(faultline.url, "DELETE", "/proxies/kill");
+});
+
+test("a screenshot of the page with proxies, rules, a connection and teardowns", async () => {
+  const held = await startUpstream((socket) => socket.write("welcome\n"));
+  const closing = await startUpstream((socket) => socket.end("bye\n"));
+  const db = await callApi(faultline.url, "POST", "/proxies",
+                           { name: "db", listen: "127.0.0.1:0", upstream: held });
+  const cache = await callApi(faultline.url, "POST", "/proxies",
+                              { name: "cache", listen: "127.0.0.1:0", upstream: closing });
+  await callApi(faultline.url, "POST", "/proxies/db/toxics",
+                { type: "latency", stream: "downstream", attributes: { latency: 20, jitter: 5 } });
+  await callApi(faultline.url, "POST", "/proxies/db/toxics",
+                { name: "slow-writes", type: "bandwidth", stream: "upstream", toxicity: 0.5,
+                  attributes: { rate: 64 }, match: { after_bytes: 1024 } });
+  await callApi(faultline.url, "POST", "/proxies/cache/toxics",
+                { type: "reset", attributes: { target: "client" }, enabled: false });
+  const { page, errors, close } = await openDashboard(faultline.url);
+  await page.locator("#stream-status.live").waitFor();
+
+  const ended = connect(cache.listen);
+  await ended.connected;
+  const endedAddress = `127.0.0.1:${ended.socket.localPort}`;
+  assert.equal(await ended.received, "bye\n");
+  const open = connect(db.listen);
+  await open.connected;
+  open.socket.write("hello");
+  await page.locator("#connections tr", { hasText: `127.0.0.1:${open.socket.localPort}` }).waitFor();
+  await page.locator('#teardowns tr[data-reason="TCP FINs"]', { hasText: endedAddress }).waitFor();
+  await ruleRow(page, "db", "slow-writes").waitFor();
+  await ruleRow(page, "cache", "reset_downstream").waitFor();
+
+  const directory = process.env.FAULTLINE_ARTIFACT_DIR || os.tmpdir();
+  const file = path.join(directory, "dashboard.png");
+  fs.rmSync(file, { force: true });
+  await page.screenshot({ path: file, fullPage: true });
+  assert.ok(fs.statSync(file).size > 0);
+  await assertNoErrorShown(page);
+  await close();
+  open.socket.destroy();
+  assertNoConsoleErrors(errors);
+});
+
+test("with [api] token the page asks for the token once, and again when it is wrong", async () => {
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), "faultline-dashboard-"));
+  const config = path.join(directory, "token.toml");
+  fs.writeFileSync(config, '[api]\ntoken = "s3cret"\n');
+  const secured = await startFaultline(["--config", config]);
+  try {
+    const upstream = await startUpstream((socket) => socket.end());
+    await callApi(secured.url, "POST", "/proxies",
+                  { name: "secured", listen: "127.0.0.1:0", upstream }, "s3cret");
+    const { page, errors, close } = await openDashboard(secured.url);
+    const form = page.locator("#token-form");
+    await form.waitFor();
+    assert.equal(await page.locator("[data-proxy]").count(), 0);
+
+    await page.fill("#token-input", "wrong");
+    await page.click('#token-form button[type="submit"]');
+    await page.locator("#token-message", { hasText: "refused" }).waitFor();
+    await form.waitFor();
+    assert.equal(await page.locator("[data-proxy]").count(), 0);
+
+    await page.fill("#token-input", "s3cret");
+    await page.click('#token-form button[type="submit"]');
+    await page.locator('#proxies [data-proxy="secured"]').waitFor();
+    await page.locator("#stream-status.live").waitFor();
+    assert.equal(await form.isVisible(), false);
+
+    // The token lives in the tab's session: a reload does not ask again.
+    await page.reload();
+    await page.locator('#proxies [data-proxy="secured"]').waitFor();
+    assert.equal(await form.isVisible(), false);
+    await assertNoErrorShown(page);
+    await close();
+    assertNoConsoleErrors(errors, 401);
+  } finally {
+    await stopFaultline(secured);
+    fs.rmSync(directory, { recursive: true, force: true });
+  }
+});
