@@ -28,24 +28,31 @@ function startFaultline(args = []) {
                        { stdio: ["ignore", "ignore", "pipe"] });
     const lines = readline.createInterface({ input: proc.stderr });
     const timer = setTimeout(() => reject(new Error("faultline did not start")), wait_ms);
+    const log = [];
     lines.on("line", (line) => {
+      log.push(line);
+      if (log.length > 50) log.shift();
       let event;
       try { event = JSON.parse(line); } catch { return; }
       if (event.event === "listening" && event.kind === "api") {
         clearTimeout(timer);
-        resolve({ proc, url: `http://${event.address}` });
+        resolve({ proc, log, url: `http://${event.address}` });
       }
     });
     proc.on("exit", (code) => reject(new Error(`faultline exited with ${code}`)));
   });
 }
 
-function stopFaultline(started) {
-  if (!started || started.proc.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    started.proc.once("exit", resolve);
-    started.proc.kill("SIGTERM");
-  });
+// SIGTERM, and faultline must exit 0 (under ASan a leak or an error would make it fail).
+async function stopFaultline(started) {
+  if (!started) return;
+  const { proc, log } = started;
+  if (proc.exitCode === null && proc.signalCode === null) {
+    const exited = new Promise((resolve) => proc.once("exit", resolve));
+    proc.kill("SIGTERM");
+    await withTimeout(exited, "faultline to stop");
+  }
+  assert.equal(proc.exitCode, 0, `faultline exited with ${proc.exitCode}:\n${log.join("\n")}`);
 }
 
 // A TCP server on 127.0.0.1 that hands each connection to on_connection, as a proxy's upstream.
@@ -146,9 +153,12 @@ before(async () => {
 });
 
 after(async () => {
-  await browser?.close();
-  await stopFaultline(faultline);
-  for (const server of servers) server.close();
+  try {
+    await browser?.close();
+    await stopFaultline(faultline);
+  } finally {
+    for (const server of servers) server.close();
+  }
 });
 
 test("the page loads with every panel and no console error", async () => {
