@@ -37,6 +37,7 @@ void App::run() {
     // Everything was closed by shutdown(); run once more for the close callbacks.
     runtime_->close();
     uv_run(&loop_, UV_RUN_DEFAULT);
+    final_counters_ = runtime_->counters();
     runtime_.reset();
     int err = uv_loop_close(&loop_);
     is_loop_closed_ = err == 0;
@@ -52,7 +53,9 @@ void App::start() {
     runtime_->on_record = [this](const nlohmann::ordered_json& record) {
         if (api_) api_->broadcast(record.dump() + "\n");
     };
-    if (int err = api_->start(config_.api.listen); err != 0) {
+    if (!is_api_served_) {
+        api_.reset();
+    } else if (int err = api_->start(config_.api.listen); err != 0) {
         throw StartupError("api: listen on " + config_.api.listen.text() +
                            " failed: " + uv_error_text(err));
     }
@@ -75,6 +78,7 @@ void App::start() {
         signals_.push_back(std::move(handle));
     }
     log_event(spdlog::level::info, {{"event", "ready"}, {"version", FAULTLINE_VERSION}});
+    if (on_ready) on_ready();
 }
 
 void App::on_signal(uv_signal_t* handle, int signum) {
@@ -82,8 +86,8 @@ void App::on_signal(uv_signal_t* handle, int signum) {
     if (!self) return;
     if (signum == SIGHUP) {
         self->reload("SIGHUP");
-    } else {
-        self->shutdown(signum);
+    } else if (!self->on_stop_signal || !self->on_stop_signal(signum)) {
+        self->shutdown(signum == SIGINT ? "SIGINT" : "SIGTERM");
     }
 }
 
@@ -211,15 +215,29 @@ void App::apply(rules::Config config) {
     if (!failures.empty()) throw StartupError(failures);
 }
 
-void App::shutdown(int signum) {
+void App::stop(std::string_view cause) {
+    shutdown(cause);
+}
+
+std::vector<std::pair<std::string, std::string>> App::proxy_addresses() const {
+    std::vector<std::pair<std::string, std::string>> addresses;
+    for (const auto& proxy : proxies_) {
+        const auto& bound = proxy->listen_address();
+        addresses.emplace_back(proxy->name(),
+                               bound.empty() ? proxy->config().listen.text() : bound);
+    }
+    return addresses;
+}
+
+void App::shutdown(std::string_view cause) {
     if (is_shutting_down_) return;
     is_shutting_down_ = true;
     log_event(spdlog::level::info, {{"event", "shutdown"},
-                                    {"signal", signum == SIGINT ? "SIGINT" : "SIGTERM"},
+                                    {"signal", cause},
                                     {"live_connections", runtime_->sessions().size()}});
     for (auto& proxy : proxies_)
         proxy->stop_listening();
-    api_->stop();
+    if (api_) api_->stop();
     watcher_.close();
     reload_timer_.close();
     runtime_->clear_sessions(nullptr, Reason::xlate_clear);

@@ -4,6 +4,7 @@
 
 #include <uv.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "proxy/api_server.hpp"
@@ -38,6 +40,20 @@ class App {
     // Clear) and returns. Throws StartupError when a listener cannot be opened.
     void run();
 
+    // For `faultline run`, set before run(): whether to serve the API (default yes); what to do
+    // once every listener is open; and SIGTERM/SIGINT taken over (true: handled, keep running).
+    void serve_api(bool enabled) { is_api_served_ = enabled; }
+    std::function<void()> on_ready;
+    std::function<bool(int signum)> on_stop_signal;
+    // Stops as SIGTERM does: listeners closed, live connections reset (Xlate Clear).
+    void stop(std::string_view cause);
+    [[nodiscard]] uv_loop_t* loop() { return &loop_; }
+    // Each proxy's name and the address it listens on (the configured one when it does not).
+    [[nodiscard]] std::vector<std::pair<std::string, std::string>> proxy_addresses() const;
+    [[nodiscard]] const rules::Config& config() const { return config_; }
+    // The counters as they stood when run() returned.
+    [[nodiscard]] const Runtime::Counters& final_counters() const { return final_counters_; }
+
   private:
     static void on_signal(uv_signal_t* handle, int signum);
     static void on_file_event(uv_fs_event_t* handle, const char* filename, int events, int status);
@@ -49,7 +65,7 @@ class App {
     // and connections and take the new rules; changed, disabled and removed ones close theirs.
     void apply(rules::Config config);
     [[nodiscard]] Proxy* find_proxy(const std::string& name);
-    void shutdown(int signum);
+    void shutdown(std::string_view cause);
     // The control API's routes (app_api.cpp): every change is a new configuration applied as a
     // difference, exactly as a reload applies a file.
     [[nodiscard]] HttpResponse handle_api(const HttpRequest& request);
@@ -79,6 +95,8 @@ class App {
     std::vector<std::unique_ptr<Proxy>> proxies_;
     std::vector<UvHandle<uv_signal_t>> signals_;
     std::vector<std::string> last_reload_errors_;  // shown by /healthz until a reload succeeds
+    Runtime::Counters final_counters_;
+    bool is_api_served_ = true;
     bool is_shutting_down_ = false;
     bool is_loop_closed_ = false;
 };

@@ -17,6 +17,8 @@
 #include <sstream>
 #include <string>
 
+#include "proxy/table.hpp"
+
 namespace faultline::proxy {
 namespace {
 
@@ -152,26 +154,8 @@ std::string cell(const json& value) {
     return value.dump();
 }
 
-void print_table(const std::vector<std::string>& header,
-                 const std::vector<std::vector<std::string>>& rows) {
-    std::vector<std::size_t> widths(header.size());
-    for (std::size_t i = 0; i < header.size(); ++i)
-        widths[i] = header[i].size();
-    for (const auto& row : rows) {
-        for (std::size_t i = 0; i < row.size(); ++i)
-            widths[i] = std::max(widths[i], row[i].size());
-    }
-    auto print_row = [&](const std::vector<std::string>& row) {
-        std::string line;
-        for (std::size_t i = 0; i < row.size(); ++i) {
-            line += row[i];
-            if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
-        }
-        std::cout << line << '\n';
-    };
-    print_row(header);
-    for (const auto& row : rows)
-        print_row(row);
+void print_table(const TableRow& header, const std::vector<TableRow>& rows) {
+    std::cout << format_table(header, rows);
 }
 
 void print_toxics(const json& toxics) {

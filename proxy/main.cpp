@@ -11,6 +11,7 @@
 #include "proxy/app.hpp"
 #include "proxy/ctl.hpp"
 #include "proxy/log.hpp"
+#include "proxy/run_mode.hpp"
 #include "rules/config.hpp"
 
 namespace {
@@ -26,6 +27,8 @@ commands:
   serve [--config FILE] [--api HOST:PORT] [--log-format text|json] [--log-level LEVEL]
                  start the proxies of FILE and the control API
   check FILE     validate a configuration file; exit 0 when valid, 2 when not
+  run --config FILE [--report F] [--junit F] -- COMMAND [ARGS...]
+                 CI mode: run COMMAND against the proxies, check [[expect]], exit with its status
   ctl COMMAND    drive a running faultline through its API (`faultline ctl --help`)
 
 options:
@@ -162,6 +165,7 @@ int main(int argc, char** argv) {
         if (command == "serve") return run_serve(rest);
         if (command == "check") return run_check(rest);
         if (command == "ctl") return faultline::proxy::run_ctl(rest);
+        if (command == "run") return faultline::proxy::run_mode(rest);
         throw UsageError{"unknown command '" + std::string(command) + "'", main_usage};
     } catch (const UsageError& e) {
         std::cerr << "faultline: " << e.message << "\n\n" << e.usage;

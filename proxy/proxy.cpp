@@ -258,15 +258,20 @@ void Proxy::set_rules(std::vector<rules::Rule> rules) {
 // full by faultline's own connects, so new SYNs are dropped and connects hang.
 void Proxy::update_listener_action() {
     auto wanted = faults::ListenerAction::none;
+    const rules::Rule* deciding = nullptr;
     for (const auto& rule : config_.rules) {
         if (!rule.enabled || !rule.fault) continue;
         auto action = rule.fault->listener_action();
-        if (action == faults::ListenerAction::reject) wanted = action;
-        if (action == faults::ListenerAction::drop && wanted == faults::ListenerAction::none) {
+        if ((action == faults::ListenerAction::reject && wanted != action) ||
+            (action == faults::ListenerAction::drop && wanted == faults::ListenerAction::none)) {
             wanted = action;
+            deciding = &rule;
         }
     }
     if (wanted == listener_action_ || listen_fd_ < 0) return;
+    // Refused connects never reach faultline: the rule counts as fired when it takes the
+    // listener over.
+    if (deciding) runtime_.count_rule_activation(config_.name, deciding->name);
     if (acceptor_) (void)uv_poll_stop(acceptor_.get());
     release_accept_queue();
     if (listener_action_ != faults::ListenerAction::none) (void)listen(listen_fd_, SOMAXCONN);

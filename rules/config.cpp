@@ -22,7 +22,10 @@ static_assert(TOML_EXCEPTIONS, "configuration parsing relies on toml::parse thro
 namespace faultline::rules {
 namespace {
 
-constexpr std::array<std::string_view, 5> root_keys{"seed", "api", "log", "defaults", "proxy"};
+constexpr std::array<std::string_view, 6> root_keys{"seed",     "api",   "log",
+                                                    "defaults", "proxy", "expect"};
+constexpr std::array<std::string_view, 6> expect_keys{"reason", "rule", "proxy",
+                                                      "min",    "max",  "fired"};
 constexpr std::array<std::string_view, 2> api_keys{"listen", "token"};
 constexpr std::array<std::string_view, 3> log_keys{"level", "format", "file"};
 constexpr std::array<std::string_view, 5> settings_keys{"connect_timeout", "half_closed_timeout",
@@ -35,10 +38,6 @@ constexpr std::array<std::string_view, 5> log_levels{"trace", "debug", "info", "
 constexpr std::array<std::string_view, 2> log_formats{"text", "json"};
 constexpr std::array<std::string_view, 2> side_names{"client", "server"};
 
-// Keys that later versions will understand: refused with a clear reason, never ignored.
-constexpr std::array<UnsupportedKey, 1> root_unsupported{
-    {{"expect", "expectations are not supported by this version"}}};
-
 constexpr std::uint64_t min_buffer_limit = 1024;
 constexpr std::uint64_t max_buffer_limit = std::uint64_t{1} << 30;
 constexpr std::string_view size_example = R"(a size in bytes like 65536 or "1MiB")";
@@ -50,7 +49,7 @@ class ConfigReader : public TomlReader {
 
     Config read(const toml::table& root) {
         Config config;
-        check_keys(root, "", root_keys, root_unsupported);
+        check_keys(root, "", root_keys);
         config.seed = read_count(root, "seed", "", 0);
         if (const auto* api = typed<toml::table>(root, "api", "", "a table")) {
             read_api(*api, config.api);
@@ -63,6 +62,7 @@ class ConfigReader : public TomlReader {
             read_settings(*defaults, "defaults", config.defaults);
         }
         if (const auto* proxies = root.get("proxy")) read_proxies(*proxies, config);
+        if (const auto* expect = root.get("expect")) read_expectations(*expect, config);
         return config;
     }
 
@@ -127,6 +127,7 @@ class ConfigReader : public TomlReader {
         check_keys(table, "log", log_keys);
         if (const auto level = read_choice(table, "level", "log", "level", log_levels)) {
             log.level = std::string(log_levels[*level]);
+            log.is_level_given = true;
         }
         if (const auto format = read_choice(table, "format", "log", "format", log_formats)) {
             log.format = *format == 0 ? LogFormat::text : LogFormat::json;
@@ -203,6 +204,121 @@ class ConfigReader : public TomlReader {
             config.proxies.push_back(std::move(proxy));
         }
     }
+
+    void read_expectations(const toml::node& node, Config& config) {
+        const auto* array = node.as_array();
+        if (array == nullptr) return mismatch(node, "expect", "an array of tables ([[expect]])");
+        for (std::size_t i = 0; i < array->size(); ++i) {
+            const auto& entry = *array->get(i);
+            const auto path = element("expect", i);
+            const auto* table = entry.as_table();
+            if (table == nullptr) {
+                mismatch(entry, path, "a table");
+                continue;
+            }
+            if (auto expectation = read_expectation(*table, path, config)) {
+                config.expectations.push_back(std::move(*expectation));
+            }
+        }
+    }
+
+    std::optional<Expectation> read_expectation(const toml::table& table, std::string_view path,
+                                                const Config& config) {
+        check_keys(table, path, expect_keys);
+        Expectation expectation;
+        const auto& where = table.source().begin;
+        expectation.where = std::string(source()) + ":" + std::to_string(where.line) + ":" +
+                            std::to_string(where.column);
+        const auto reason = read_string(table, "reason", path);
+        const auto rule = read_string(table, "rule", path);
+        expectation.proxy = read_string(table, "proxy", path);
+        expectation.min = read_count(table, "min", path, 0);
+        expectation.max = read_count(table, "max", path, 0);
+        const auto* fired = typed<bool>(table, "fired", path, "a boolean");
+        if (fired != nullptr) expectation.fired = fired->get();
+        std::size_t errors_before = error_count();
+
+        if (table.contains("reason") && table.contains("rule")) {
+            error(*table.get("rule"), member(path, "rule"),
+                  "an expectation is about a reason or a rule, not both; write two [[expect]]");
+        } else if (!table.contains("reason") && !table.contains("rule") &&
+                   !table.contains("proxy")) {
+            error(where, path, "expected one of reason, rule or proxy");
+        }
+        const auto* proxy = find_proxy(config, expectation.proxy);
+        if (expectation.proxy && proxy == nullptr) {
+            error(*table.get("proxy"), member(path, "proxy"),
+                  "no proxy named " + single_quoted(*expectation.proxy) +
+                      "; known: " + proxy_names(config));
+        }
+        if (reason) {
+            expectation.kind = Expectation::Kind::reason;
+            expectation.reason = *reason;
+            const auto& names = teardown_reason_names();
+            if (std::find(names.begin(), names.end(), *reason) == names.end()) {
+                error(*table.get("reason"), member(path, "reason"),
+                      "unknown reason " + single_quoted(*reason) + "; known: " + join(names, ", "));
+            }
+        } else if (rule) {
+            expectation.kind = Expectation::Kind::rule;
+            expectation.rule = *rule;
+            if (!has_rule(config, proxy, expectation.proxy.has_value(), *rule)) {
+                error(*table.get("rule"), member(path, "rule"),
+                      "no rule named " + single_quoted(*rule) +
+                          (expectation.proxy ? " in proxy " + single_quoted(*expectation.proxy)
+                                             : std::string()));
+            }
+            for (const auto* key : {"min", "max"}) {
+                if (const auto* node = table.get(key)) {
+                    error(*node, member(path, key),
+                          "min and max count teardowns or connections; a rule takes fired = "
+                          "true or false");
+                }
+            }
+        } else {
+            expectation.kind = Expectation::Kind::connections;
+        }
+        if (fired != nullptr && expectation.kind != Expectation::Kind::rule) {
+            error(*fired, member(path, "fired"), "fired goes with rule = \"...\"");
+        }
+        if (expectation.min && expectation.max && *expectation.min > *expectation.max) {
+            error(*table.get("max"), member(path, "max"),
+                  "max " + std::to_string(*expectation.max) + " is less than min " +
+                      std::to_string(*expectation.min));
+        }
+        if (expectation.kind != Expectation::Kind::rule && !expectation.min && !expectation.max) {
+            expectation.min = 1;
+        }
+        if (error_count() != errors_before) return std::nullopt;
+        return expectation;
+    }
+
+    static const ProxyConfig* find_proxy(const Config& config,
+                                         const std::optional<std::string>& name) {
+        if (!name) return nullptr;
+        for (const auto& proxy : config.proxies) {
+            if (proxy.name == *name) return &proxy;
+        }
+        return nullptr;
+    }
+
+    static std::string proxy_names(const Config& config) {
+        std::vector<std::string_view> names;
+        for (const auto& proxy : config.proxies)
+            names.push_back(proxy.name);
+        return names.empty() ? "none" : join(names, ", ");
+    }
+
+    // In `proxy` when one is named, else in any proxy.
+    static bool has_rule(const Config& config, const ProxyConfig* proxy, bool is_scoped,
+                         const std::string& name) {
+        auto in = [&name](const ProxyConfig& p) {
+            return std::any_of(p.rules.begin(), p.rules.end(),
+                               [&name](const Rule& rule) { return rule.name == name; });
+        };
+        if (is_scoped) return proxy == nullptr || in(*proxy);  // an unknown proxy is reported
+        return std::any_of(config.proxies.begin(), config.proxies.end(), in);
+    }
 };
 
 // Closes a FILE* opened for reading; a failed close after reading loses nothing.
@@ -211,6 +327,35 @@ struct FileCloser {
 };
 
 }  // namespace
+
+const std::vector<std::string_view>& teardown_reason_names() {
+    static const std::vector<std::string_view> names{
+        "Reset-I", "Reset-O",     "TCP FINs",   "FIN Timeout", "SYN Timeout", "Xlate Clear",
+        "Deny",    "SYN Control", "Uauth Deny", "Unknown",     "Conn-timeout"};
+    return names;
+}
+
+std::string Expectation::describe() const {
+    std::string scope = proxy ? " on proxy " + *proxy : "";
+    std::string bounds;
+    if (min && max) {
+        bounds = *min == *max ? "exactly " + std::to_string(*min)
+                              : std::to_string(*min) + " to " + std::to_string(*max);
+    } else if (min) {
+        bounds = "at least " + std::to_string(*min);
+    } else if (max) {
+        bounds = "at most " + std::to_string(*max);
+    }
+    switch (kind) {
+        case Kind::reason:
+            return "teardowns with reason " + reason + scope + ": " + bounds;
+        case Kind::rule:
+            return "rule " + rule + scope + (fired ? " fired" : " did not fire");
+        case Kind::connections:
+            return "connections" + scope + ": " + bounds;
+    }
+    return {};
+}
 
 std::string_view side_name(Side side) {
     return side_names[side == Side::client ? 0 : 1];

@@ -55,9 +55,34 @@ struct ApiConfig {
 enum class LogFormat { text, json };
 
 struct LogConfig {
-    std::string level = "info";  // trace, debug, info, warn, error
+    std::string level = "info";   // trace, debug, info, warn, error
+    bool is_level_given = false;  // written in the file (`faultline run` otherwise logs less)
     LogFormat format = LogFormat::text;
     std::optional<std::string> file;  // standard error when absent
+};
+
+// The teardown reasons by their log names ("Reset-I", ...), for [[expect]] reason = "...".
+[[nodiscard]] const std::vector<std::string_view>& teardown_reason_names();
+
+// One [[expect]] entry: something `faultline run` must have seen for the run to pass, so that a
+// chaos test cannot pass because nothing was injected. Exactly one kind per entry:
+//   reason = "Reset-I" [proxy = "p"] [min] [max]   teardown records with that reason
+//   rule = "x" [proxy = "p"] [fired = true|false]  whether the rule acted at least once
+//   proxy = "p" [min] [max]                        connections through the proxy
+// A count with neither min nor max means min = 1.
+struct Expectation {
+    enum class Kind { reason, rule, connections };
+    Kind kind = Kind::reason;
+    std::string reason;
+    std::string rule;
+    std::optional<std::string> proxy;
+    std::optional<std::uint64_t> min;
+    std::optional<std::uint64_t> max;
+    bool fired = true;
+    std::string where;  // "chaos.toml:12:1", for messages
+
+    // "reason Reset-I on proxy p: at least 1": what was expected, in words.
+    [[nodiscard]] std::string describe() const;
 };
 
 struct Config {
@@ -66,6 +91,7 @@ struct Config {
     LogConfig log;
     ProxySettings defaults;
     std::vector<ProxyConfig> proxies;
+    std::vector<Expectation> expectations;  // used by `faultline run`
 };
 
 // Thrown with every error found; what() joins them with newlines.

@@ -89,6 +89,8 @@ class TomlReader {
 
     // The errors found, in file order.
     [[nodiscard]] std::vector<std::string> errors();
+    [[nodiscard]] std::size_t error_count() const { return errors_.size(); }
+    [[nodiscard]] const std::string& source() const { return source_; }
 
   private:
     struct Error {

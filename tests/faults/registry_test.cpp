@@ -48,7 +48,7 @@ TEST_CASE("describes each type with its attributes, and its defaults when all ha
     CHECK(half_close.attributes.front() == "mode");
     CHECK(half_close.defaults.is_null());
     for (const auto& info : types)
-        CHECK_MESSAGE(!info.attributes.empty() || info.type == "noop", info.type);
+        CHECK_MESSAGE((!info.attributes.empty() || info.type == "noop"), info.type);
 }
 
 TEST_CASE("every type parses with no attributes, except those with a required attribute") {

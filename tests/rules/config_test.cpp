@@ -154,9 +154,10 @@ lisen = "127.0.0.1:15432"
           "chaos.toml:5:1: proxy[0].lisen: unknown key; known: name, listen, upstream, enabled, "
           "allow, deny, connect_timeout, half_closed_timeout, idle_timeout, inside, "
           "buffer_limit, rule"}},
-        {"sed = 1\n", {"chaos.toml:1:1: sed: unknown key; known: seed, api, log, defaults, proxy"}},
+        {"sed = 1\n",
+         {"chaos.toml:1:1: sed: unknown key; known: seed, api, log, defaults, proxy, expect"}},
         {"[default]\nidle_timeout = \"1s\"\n",
-         {"chaos.toml:1:1: default: unknown key; known: seed, api, log, defaults, proxy"}},
+         {"chaos.toml:1:1: default: unknown key; known: seed, api, log, defaults, proxy, expect"}},
         {"[api]\nport = 1\n", {"chaos.toml:2:1: api.port: unknown key; known: listen, token"}},
         {"[log]\nlevels = 1\n",
          {"chaos.toml:2:1: log.levels: unknown key; known: level, format, file"}},
@@ -166,12 +167,83 @@ lisen = "127.0.0.1:15432"
     });
 }
 
-TEST_CASE("refuses expectations instead of ignoring them") {
+TEST_CASE("reads [[expect]] entries, with min = 1 when a count has no bounds") {
+    const Config config = parse_config(R"([[proxy]]
+name = "pg"
+listen = "127.0.0.1:0"
+upstream = "127.0.0.1:5432"
+  [[proxy.rule]]
+  name = "cut"
+  type = "reset"
+
+[[expect]]
+reason = "Reset-I"
+min = 2
+max = 5
+
+[[expect]]
+rule = "cut"
+proxy = "pg"
+
+[[expect]]
+rule = "cut"
+fired = false
+
+[[expect]]
+proxy = "pg"
+)",
+                                       "chaos.toml");
+    REQUIRE(config.expectations.size() == 4);
+    const auto& reason = config.expectations[0];
+    CHECK(reason.kind == Expectation::Kind::reason);
+    CHECK(reason.reason == "Reset-I");
+    CHECK(reason.min == 2u);
+    CHECK(reason.max == 5u);
+    CHECK(reason.where == "chaos.toml:9:1");
+    CHECK(reason.describe() == "teardowns with reason Reset-I: 2 to 5");
+    CHECK(config.expectations[1].kind == Expectation::Kind::rule);
+    CHECK(config.expectations[1].describe() == "rule cut on proxy pg fired");
+    CHECK(config.expectations[2].describe() == "rule cut did not fire");
+    const auto& connections = config.expectations[3];
+    CHECK(connections.kind == Expectation::Kind::connections);
+    CHECK(connections.min == 1u);
+    CHECK_FALSE(connections.max);
+    CHECK(connections.describe() == "connections on proxy pg: at least 1");
+}
+
+TEST_CASE("refuses [[expect]] entries that cannot be checked, with the reason") {
+    const std::string proxy =
+        "[[proxy]]\nname = \"pg\"\nlisten = \"127.0.0.1:0\"\nupstream = \"127.0.0.1:1\"\n"
+        "  [[proxy.rule]]\n  name = \"cut\"\n  type = \"reset\"\n";
     check_invalid({
-        {"[[expect]]\nname = \"x\"\n",
-         {"chaos.toml:1:1: expect: expectations are not supported by this version"}},
+        {proxy + "[[expect]]\nreason = \"Reset-X\"\n",
+         {"chaos.toml:9:10: expect[0].reason: unknown reason 'Reset-X'; known: Reset-I, Reset-O, "
+          "TCP FINs, FIN Timeout, SYN Timeout, Xlate Clear, Deny, SYN Control, Uauth Deny, "
+          "Unknown, Conn-timeout"}},
+        {proxy + "[[expect]]\nrule = \"cutt\"\n",
+         {"chaos.toml:9:8: expect[0].rule: no rule named 'cutt'"}},
+        {proxy + "[[expect]]\nrule = \"cut\"\nproxy = \"db\"\n",
+         {"chaos.toml:10:9: expect[0].proxy: no proxy named 'db'; known: pg"}},
+        {proxy + "[[expect]]\nrule = \"cut\"\nmin = 1\n",
+         {"chaos.toml:10:7: expect[0].min: min and max count teardowns or connections; a rule "
+          "takes fired = true or false"}},
+        {proxy + "[[expect]]\nreason = \"Deny\"\nrule = \"cut\"\n",
+         {"chaos.toml:10:8: expect[0].rule: an expectation is about a reason or a rule, not "
+          "both; write two [[expect]]"}},
+        {proxy + "[[expect]]\nreason = \"Deny\"\nfired = true\n",
+         {"chaos.toml:10:9: expect[0].fired: fired goes with rule = \"...\""}},
+        {proxy + "[[expect]]\nreason = \"Deny\"\nmin = 3\nmax = 1\n",
+         {"chaos.toml:11:7: expect[0].max: max 1 is less than min 3"}},
+        {proxy + "[[expect]]\nmin = 1\n",
+         {"chaos.toml:8:1: expect[0]: expected one of reason, rule or proxy"}},
+        {"[[expect]]\nreasons = \"Deny\"\n",
+         {"chaos.toml:1:1: expect[0]: expected one of reason, rule or proxy",
+          "chaos.toml:2:1: expect[0].reasons: unknown key; known: reason, rule, proxy, min, max, "
+          "fired"}},
+        {"expect = 1\n",
+         {"chaos.toml:1:10: expect: expected an array of tables ([[expect]]), got an integer"}},
         {"[[rule]]\n",
-         {"chaos.toml:1:1: rule: unknown key; known: seed, api, log, defaults, proxy"}},
+         {"chaos.toml:1:1: rule: unknown key; known: seed, api, log, defaults, proxy, expect"}},
     });
 }
 
