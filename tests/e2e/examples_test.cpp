@@ -4,8 +4,12 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/e2e/harness.hpp"
@@ -13,12 +17,19 @@
 namespace faultline::e2e {
 namespace {
 
-// examples/*.toml, sorted, so that failures read in a stable order.
+const std::filesystem::path examples = std::filesystem::path(FAULTLINE_SOURCE_DIR) / "examples";
+
+std::string read_text(const std::filesystem::path& path) {
+    std::ifstream file(path);
+    std::stringstream text;
+    text << file.rdbuf();
+    return text.str();
+}
+
+// examples/**/*.toml, sorted, so that failures read in a stable order.
 std::vector<std::filesystem::path> example_files() {
     std::vector<std::filesystem::path> files;
-    const std::filesystem::path directory =
-        std::filesystem::path(FAULTLINE_SOURCE_DIR) / "examples";
-    for (const auto& entry : std::filesystem::directory_iterator(directory)) {
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(examples)) {
         if (entry.is_regular_file() && entry.path().extension() == ".toml") {
             files.push_back(entry.path());
         }
@@ -27,9 +38,60 @@ std::vector<std::filesystem::path> example_files() {
     return files;
 }
 
+// An HTTP server on the listener that answers every request with 200 until stopped.
+class HttpServer {
+  public:
+    HttpServer() : thread_([this] { serve(); }) {}
+    HttpServer(const HttpServer&) = delete;
+    HttpServer& operator=(const HttpServer&) = delete;
+    ~HttpServer() {
+        stop_ = true;
+        thread_.join();
+    }
+    [[nodiscard]] std::uint16_t port() const { return listener_.port; }
+
+  private:
+    void serve() {
+        while (!stop_) {
+            // Short accept waits, so that the destructor is never held up long.
+            Fd client = accept_from(listener_.fd.get(), 100ms);
+            if (!client.is_open()) continue;
+            std::string request;
+            while (request.find("\r\n\r\n") == std::string::npos) {
+                std::string piece;
+                if (read_result(client.get(), 2s, &piece).kind != ReadResult::Kind::data) break;
+                request += piece;
+            }
+            (void)send_all(client.get(), "HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n");
+        }
+    }
+
+    Listener listener_ = listen_on_loopback();
+    std::atomic<bool> stop_ = false;
+    std::thread thread_;
+};
+
 }  // namespace
 
 TEST_SUITE("e2e examples") {
+    TEST_CASE("examples/ci: client.sh survives the injected reset and every expectation is met") {
+        HttpServer server;
+        std::string toml = read_text(examples / "ci" / "chaos.toml");
+        const std::string upstream = "upstream = \"127.0.0.1:8080\"";
+        REQUIRE(toml.find(upstream) != std::string::npos);
+        toml.replace(toml.find(upstream), upstream.size(),
+                     "upstream = \"127.0.0.1:" + std::to_string(server.port()) + "\"");
+        TempConfig config(toml);
+        ProcessResult result = run_faultline(
+            {"run", "--config", config.path(), "--", (examples / "ci" / "client.sh").string()},
+            30s);
+        INFO(result.out, result.err);
+        CHECK(result.status.code() == 0);
+        CHECK(result.out == "attempt 2: HTTP/1.0 200 OK\n");
+        CHECK(result.err.find("attempt 1 failed; retrying") != std::string::npos);
+        CHECK(result.err.ends_with("faultline run: passed\n"));
+    }
+
     TEST_CASE("faultline check accepts every example configuration") {
         const auto files = example_files();
         // One per fault type, one per reference scenario, the interrupted download, quickstart.
