@@ -1,19 +1,17 @@
 # Entry points for people and CI. `make run` and `make test` work on a fresh Debian 12 machine as
 # root: they install the missing Debian packages first and skip what is already there.
 
+# What building needs; `make run` installs only these.
 DEBIAN_PACKAGES := build-essential cmake ninja-build pkg-config libuv1-dev libtomlplusplus-dev \
-                   libspdlog-dev libfmt-dev doctest-dev nlohmann-json3-dev libhttp-parser-dev \
-                   chromium
-# Node and npm only when the machine has none (it may have a newer Node than Debian's).
-NODE_PACKAGES := $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
+                   libspdlog-dev libfmt-dev doctest-dev nlohmann-json3-dev libhttp-parser-dev
+# What the tests add: Chromium for the dashboard, Node and npm for the compatibility and browser
+# tests (Node and npm only when the machine has none: it may have a newer Node than Debian's).
+TEST_PACKAGES := chromium $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
 CONFIG ?= examples/quickstart.toml
 
-.PHONY: all deps build run test test-dev test-asan format check-format clean
-
-all: build
-
-deps:
-	@missing=$$(for p in $(DEBIAN_PACKAGES) $(NODE_PACKAGES); do \
+# Installs the Debian packages of $(1) that are missing.
+define apt_install
+	@missing=$$(for p in $(1); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
 	  done); \
 	if [ -n "$$missing" ]; then \
@@ -22,6 +20,17 @@ deps:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+
+.PHONY: all deps test-deps build run test test-dev test-asan format check-format clean
+
+all: build
+
+deps:
+	$(call apt_install,$(DEBIAN_PACKAGES))
+
+test-deps: deps
+	$(call apt_install,$(TEST_PACKAGES))
 	@[ -d tests/compat/node_modules/toxiproxy-node-client ] || \
 	  npm ci --prefix tests/compat --no-audit --no-fund --loglevel=error
 	@[ -d tests/browser/node_modules/playwright-core ] || \
@@ -34,12 +43,12 @@ build: deps
 run: build
 	./build/release/faultline serve --config $(CONFIG)
 
-test-dev: deps
+test-dev: test-deps
 	cmake --preset dev >/dev/null
 	cmake --build --preset dev
 	ctest --preset dev
 
-test-asan: deps
+test-asan: test-deps
 	cmake --preset asan-ubsan >/dev/null
 	cmake --build --preset asan-ubsan
 	ctest --preset asan-ubsan
