@@ -219,6 +219,29 @@ void App::stop(std::string_view cause) {
     shutdown(cause);
 }
 
+void App::drain_then_stop(std::chrono::milliseconds grace, std::string cause) {
+    if (is_shutting_down_) return;
+    if (runtime_->sessions().empty() || grace.count() <= 0) return shutdown(cause);
+    for (auto& proxy : proxies_)
+        proxy->stop_listening();
+    drain_cause_ = std::move(cause);
+    drain_deadline_ = uv_now(&loop_) + static_cast<std::uint64_t>(grace.count());
+    drain_timer_ = UvHandle<uv_timer_t>(this);
+    if (uv_timer_init(&loop_, drain_timer_.get()) != 0) return shutdown(drain_cause_);
+    drain_timer_.mark_initialised();
+    // Sessions end on their own callbacks; a short tick notices the last one without a hook in
+    // every ending path.
+    (void)uv_timer_start(drain_timer_.get(), on_drain_timer, 10, 10);
+}
+
+void App::on_drain_timer(uv_timer_t* handle) {
+    auto* self = static_cast<App*>(handle->data);
+    if (!self) return;
+    if (self->runtime_->sessions().empty() || uv_now(&self->loop_) >= self->drain_deadline_) {
+        self->shutdown(self->drain_cause_);
+    }
+}
+
 std::vector<std::pair<std::string, std::string>> App::proxy_addresses() const {
     std::vector<std::pair<std::string, std::string>> addresses;
     for (const auto& proxy : proxies_) {
@@ -232,8 +255,9 @@ std::vector<std::pair<std::string, std::string>> App::proxy_addresses() const {
 void App::shutdown(std::string_view cause) {
     if (is_shutting_down_) return;
     is_shutting_down_ = true;
+    drain_timer_.close();
     log_event(spdlog::level::info, {{"event", "shutdown"},
-                                    {"signal", cause},
+                                    {"cause", cause},
                                     {"live_connections", runtime_->sessions().size()}});
     for (auto& proxy : proxies_)
         proxy->stop_listening();

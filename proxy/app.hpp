@@ -4,6 +4,8 @@
 
 #include <uv.h>
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -47,6 +49,9 @@ class App {
     std::function<bool(int signum)> on_stop_signal;
     // Stops as SIGTERM does: listeners closed, live connections reset (Xlate Clear).
     void stop(std::string_view cause);
+    // Stops accepting, gives the live connections up to `grace` to end by themselves (so that
+    // a FIN already on its way is recorded as such), then stops as above.
+    void drain_then_stop(std::chrono::milliseconds grace, std::string cause);
     [[nodiscard]] uv_loop_t* loop() { return &loop_; }
     // Each proxy's name and the address it listens on (the configured one when it does not).
     [[nodiscard]] std::vector<std::pair<std::string, std::string>> proxy_addresses() const;
@@ -58,6 +63,7 @@ class App {
     static void on_signal(uv_signal_t* handle, int signum);
     static void on_file_event(uv_fs_event_t* handle, const char* filename, int events, int status);
     static void on_reload_timer(uv_timer_t* handle);
+    static void on_drain_timer(uv_timer_t* handle);
     void start();
     void watch_config();
     void reload(std::string_view trigger);
@@ -89,6 +95,9 @@ class App {
     std::optional<std::string> config_path_;
     UvHandle<uv_fs_event_t> watcher_;
     UvHandle<uv_timer_t> reload_timer_;  // coalesces the several events of one save
+    UvHandle<uv_timer_t> drain_timer_;   // drain_then_stop: checks for the last connection
+    std::uint64_t drain_deadline_ = 0;
+    std::string drain_cause_;
     uv_loop_t loop_{};
     std::unique_ptr<Runtime> runtime_;
     std::unique_ptr<ApiServer> api_;

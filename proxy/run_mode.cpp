@@ -1,8 +1,11 @@
 #include "proxy/run_mode.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <cctype>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <fstream>
@@ -34,6 +37,8 @@ options:
   --report FILE            write the results as JSON
   --junit FILE             write the results as JUnit XML
   --api HOST:PORT          also serve the control API
+  --grace DURATION         after the command ends, how long connections may take to close by
+                           themselves before they are reset (default 1s)
   --log-format text|json   log line format (default text)
   --log-level LEVEL        default warn, or the file's [log] level
 )";
@@ -49,12 +54,14 @@ struct Options {
     std::optional<std::string> api;
     std::optional<std::string> log_format;
     std::optional<std::string> log_level;
+    std::chrono::milliseconds grace{1000};
     std::vector<std::string> command;
 };
 
 Options parse_options(const std::vector<std::string_view>& args) {
     Options options;
     std::optional<std::string> config;
+    std::optional<std::string> grace;
     std::size_t i = 0;
     for (; i < args.size() && args[i] != "--"; ++i) {
         std::string_view arg = args[i];
@@ -76,11 +83,19 @@ Options parse_options(const std::vector<std::string_view>& args) {
             value(options.log_format);
         } else if (arg == "--log-level") {
             value(options.log_level);
+        } else if (arg == "--grace") {
+            value(grace);
         } else {
             throw Usage{"unknown option '" + std::string(arg) + "' (the command goes after --)"};
         }
     }
     if (!config) throw Usage{"--config FILE is required"};
+    if (grace) {
+        auto parsed = rules::parse_duration(*grace);
+        if (!parsed)
+            throw Usage{"--grace: expected a duration like 500ms or 2s, got '" + *grace + "'"};
+        options.grace = *parsed;
+    }
     options.config_path = *config;
     if (i < args.size()) ++i;  // the "--"
     for (; i < args.size(); ++i)
@@ -139,7 +154,8 @@ std::string signal_text(int signum) {
 // proxies stop. SIGINT and SIGTERM sent to faultline go to the command, which decides.
 class Child {
   public:
-    Child(App& app, std::vector<std::string> command) : app_(app), command_(std::move(command)) {}
+    Child(App& app, std::vector<std::string> command, std::chrono::milliseconds grace)
+        : app_(app), command_(std::move(command)), grace_(grace) {}
 
     void start() {
         std::vector<std::string> environment;
@@ -164,9 +180,11 @@ class Child {
             envp.push_back(entry.data());
         envp.push_back(nullptr);
 
+        // The command's standard streams are faultline's; one that faultline lacks it lacks too.
         uv_stdio_container_t stdio[3];
         for (int fd = 0; fd < 3; ++fd) {
-            stdio[fd].flags = UV_INHERIT_FD;
+            bool is_open = ::fcntl(fd, F_GETFD) != -1;
+            stdio[fd].flags = is_open ? UV_INHERIT_FD : UV_IGNORE;
             stdio[fd].data.fd = fd;
         }
         uv_process_options_t options{};
@@ -181,18 +199,15 @@ class Child {
         if (int err = uv_spawn(app_.loop(), &process_, &options); err != 0) {
             std::cerr << "faultline run: cannot start " << command_[0] << ": " << uv_strerror(err)
                       << '\n';
-            status_ = 127;
+            // As shells do: 127 for a command not found, 126 for one that cannot be executed.
+            status_ = err == UV_ENOENT ? 127 : 126;
             outcome_ = "could not start (" + std::string(uv_err_name(err)) + ")";
             uv_close(reinterpret_cast<uv_handle_t*>(&process_), nullptr);
             app_.stop("the command could not start");
             return;
         }
         is_running_ = true;
-        app_.on_stop_signal = [this](int signum) {
-            if (!is_running_) return false;
-            (void)uv_process_kill(&process_, signum);
-            return true;
-        };
+        app_.on_stop_signal = [this](int signum) { return forward(signum); };
     }
 
     [[nodiscard]] int status() const { return status_; }
@@ -200,6 +215,18 @@ class Child {
     [[nodiscard]] std::uint64_t duration_ms() const { return duration_ms_; }
 
   private:
+    // SIGTERM and SIGINT go to the command, which decides when to end; a second one kills it.
+    // A Ctrl-C at a terminal already reached the command (same process group): not sent twice.
+    bool forward(int signum) {
+        if (!is_running_) return false;
+        if (signals_forwarded_++ > 0) {
+            (void)uv_process_kill(&process_, SIGKILL);
+        } else if (signum != SIGINT || !::isatty(0)) {
+            (void)uv_process_kill(&process_, signum);
+        }
+        return true;
+    }
+
     static void on_exit(uv_process_t* process, std::int64_t exit_status, int term_signal) {
         auto* self = static_cast<Child*>(process->data);
         self->is_running_ = false;
@@ -212,13 +239,15 @@ class Child {
             self->outcome_ = "exited with status " + std::to_string(exit_status);
         }
         uv_close(reinterpret_cast<uv_handle_t*>(process), nullptr);
-        self->app_.stop("the command ended");
+        self->app_.drain_then_stop(self->grace_, "the command ended");
     }
 
     App& app_;
     std::vector<std::string> command_;
+    std::chrono::milliseconds grace_;
     uv_process_t process_{};
     bool is_running_ = false;
+    int signals_forwarded_ = 0;
     std::uint64_t started_at_ = 0;
     std::uint64_t duration_ms_ = 0;
     int status_ = 0;
@@ -295,7 +324,7 @@ int run_mode(const std::vector<std::string_view>& args) {
 
     App app(std::move(config));
     app.serve_api(options.api.has_value());
-    Child child(app, options.command);
+    Child child(app, options.command, options.grace);
     std::vector<std::pair<std::string, std::string>> addresses;
     app.on_ready = [&] {
         addresses = app.proxy_addresses();
@@ -307,7 +336,10 @@ int run_mode(const std::vector<std::string_view>& args) {
     std::cerr << '\n' << summary_text(summary);
     bool written = true;
     if (options.report_path) {
-        written = write_file(*options.report_path, report_json(summary).dump(2) + "\n") && written;
+        // Arguments need not be UTF-8; invalid bytes are replaced rather than lose the report.
+        const std::string json =
+            report_json(summary).dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+        written = write_file(*options.report_path, json + "\n") && written;
     }
     if (options.junit_path) {
         written = write_file(*options.junit_path, report_junit(summary)) && written;

@@ -37,9 +37,43 @@ std::string command_line(const std::vector<std::string>& command) {
     return line;
 }
 
+// The length of the well-formed UTF-8 sequence at text[i] (1 to 4), or 0 when there is none.
+std::size_t utf8_length(std::string_view text, std::size_t i) {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+    const unsigned char lead = byte(i);
+    std::size_t length = lead < 0x80                    ? 1
+                         : lead >= 0xC2 && lead <= 0xDF ? 2
+                         : lead >= 0xE0 && lead <= 0xEF ? 3
+                         : lead >= 0xF0 && lead <= 0xF4 ? 4
+                                                        : 0;
+    if (length == 0 || i + length > text.size()) return 0;
+    for (std::size_t k = 1; k < length; ++k) {
+        if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    }
+    // Overlong forms, surrogates and code points above U+10FFFF.
+    if ((lead == 0xE0 && byte(i + 1) < 0xA0) || (lead == 0xED && byte(i + 1) > 0x9F) ||
+        (lead == 0xF0 && byte(i + 1) < 0x90) || (lead == 0xF4 && byte(i + 1) > 0x8F)) {
+        return 0;
+    }
+    return length;
+}
+
+// Text for an XML attribute or element: markup escaped, control characters and bytes that are
+// not UTF-8 (command arguments need not be) replaced, so that the file always parses.
 std::string xml_escaped(std::string_view text) {
     std::string out;
-    for (char c : text) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (static_cast<unsigned char>(c) >= 0x80) {
+            const std::size_t length = utf8_length(text, i);
+            if (length == 0) {
+                out += "\xEF\xBF\xBD";  // U+FFFD
+            } else {
+                out.append(text.substr(i, length));
+                i += length - 1;
+            }
+            continue;
+        }
         switch (c) {
             case '&':
                 out += "&amp;";
@@ -89,7 +123,8 @@ std::vector<ExpectationResult> check_expectations(
                 result.actual = value_or_zero(counts.connections, *expectation.proxy);
                 break;
             case Kind::rule:
-                result.actual = sum(counts.rule_activations, expectation.proxy, expectation.rule);
+                for (const auto& key : expectation.rule_keys)
+                    result.actual += value_or_zero(counts.rule_activations, key);
                 break;
         }
         if (expectation.kind == Kind::rule) {

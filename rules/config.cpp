@@ -14,6 +14,7 @@
 #include <system_error>
 #include <utility>
 
+#include "faults/spec.hpp"
 #include "rules/rule_reader.hpp"
 #include "rules/toml_reader.hpp"
 
@@ -262,7 +263,14 @@ class ConfigReader : public TomlReader {
         } else if (rule) {
             expectation.kind = Expectation::Kind::rule;
             expectation.rule = *rule;
-            if (!has_rule(config, proxy, expectation.proxy.has_value(), *rule)) {
+            expectation.rule_keys = rule_keys(config, proxy, expectation.proxy.has_value(), *rule);
+            if (auto refusing = listener_rule(config, expectation.rule_keys)) {
+                error(*table.get("rule"), member(path, "rule"),
+                      "rule " + single_quoted(*rule) + " refuses at the listener (" + *refusing +
+                          "): the connects it refuses never reach faultline, so whether it "
+                          "fired cannot be told; expect on the command's own result instead");
+            }
+            if (expectation.rule_keys.empty() && !(expectation.proxy && proxy == nullptr)) {
                 error(*table.get("rule"), member(path, "rule"),
                       "no rule named " + single_quoted(*rule) +
                           (expectation.proxy ? " in proxy " + single_quoted(*expectation.proxy)
@@ -309,15 +317,50 @@ class ConfigReader : public TomlReader {
         return names.empty() ? "none" : join(names, ", ");
     }
 
-    // In `proxy` when one is named, else in any proxy.
-    static bool has_rule(const Config& config, const ProxyConfig* proxy, bool is_scoped,
-                         const std::string& name) {
-        auto in = [&name](const ProxyConfig& p) {
+    // The (proxy, rule) pairs that `name` stands for, in `proxy` when one is named, else in
+    // every proxy: a rule of that name, or else the two halves of a stream = "both" rule.
+    static std::vector<std::pair<std::string, std::string>> rule_keys(const Config& config,
+                                                                      const ProxyConfig* proxy,
+                                                                      bool is_scoped,
+                                                                      const std::string& name) {
+        std::vector<std::pair<std::string, std::string>> keys;
+        auto has = [](const ProxyConfig& p, const std::string& wanted) {
             return std::any_of(p.rules.begin(), p.rules.end(),
-                               [&name](const Rule& rule) { return rule.name == name; });
+                               [&wanted](const Rule& rule) { return rule.name == wanted; });
         };
-        if (is_scoped) return proxy == nullptr || in(*proxy);  // an unknown proxy is reported
-        return std::any_of(config.proxies.begin(), config.proxies.end(), in);
+        for (const auto& candidate : config.proxies) {
+            if (is_scoped && &candidate != proxy) continue;
+            if (has(candidate, name)) {
+                keys.emplace_back(candidate.name, name);
+                continue;
+            }
+            for (const char* suffix : {"_upstream", "_downstream"}) {
+                if (has(candidate, name + suffix)) keys.emplace_back(candidate.name, name + suffix);
+            }
+        }
+        return keys;
+    }
+
+    // "refuse reject" when one of the rules acts on the listener instead of on connections.
+    static std::optional<std::string> listener_rule(
+        const Config& config, const std::vector<std::pair<std::string, std::string>>& keys) {
+        for (const auto& [proxy_name, rule_name] : keys) {
+            for (const auto& proxy : config.proxies) {
+                if (proxy.name != proxy_name) continue;
+                for (const auto& rule : proxy.rules) {
+                    if (rule.name != rule_name || !rule.fault) continue;
+                    switch (rule.fault->listener_action()) {
+                        case faults::ListenerAction::reject:
+                            return "refuse reject";
+                        case faults::ListenerAction::drop:
+                            return "refuse drop";
+                        case faults::ListenerAction::none:
+                            break;
+                    }
+                }
+            }
+        }
+        return std::nullopt;
     }
 };
 

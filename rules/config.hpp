@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "rules/cidr.hpp"
@@ -75,6 +76,10 @@ struct Expectation {
     Kind kind = Kind::reason;
     std::string reason;
     std::string rule;
+    // The rules `rule` stands for, as (proxy, rule) pairs: in each proxy in scope, the rule of
+    // that name, or the <rule>_upstream and <rule>_downstream halves of one written with
+    // stream = "both".
+    std::vector<std::pair<std::string, std::string>> rule_keys;
     std::optional<std::string> proxy;
     std::optional<std::uint64_t> min;
     std::optional<std::uint64_t> max;

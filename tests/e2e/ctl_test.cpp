@@ -23,6 +23,15 @@ struct CtlFixture {
         args.insert(args.begin(), {"ctl", "--url", url});
         return run_faultline(args);
     }
+
+    // Creates proxy "db" in front of the server with `ctl create`; returns where it listens.
+    sockaddr_in create_db() {
+        const std::string upstream = "127.0.0.1:" + std::to_string(server.port);
+        auto created =
+            ctl({"--json", "create", "db", "--listen", "127.0.0.1:0", "--upstream", upstream});
+        REQUIRE(created.status.code() == 0);
+        return parse_address(Json::parse(created.out)["listen"].get<std::string>());
+    }
 };
 
 }  // namespace
@@ -93,12 +102,7 @@ TEST_SUITE("e2e ctl") {
     TEST_CASE("lists and kills connections, shows events and metrics") {
         CtlFixture f;
         INFO(f.faultline.log_tail());
-        const std::string upstream = "127.0.0.1:" + std::to_string(f.server.port);
-        auto created =
-            f.ctl({"--json", "create", "db", "--listen", "127.0.0.1:0", "--upstream", upstream});
-        REQUIRE(created.status.code() == 0);
-        Fd client =
-            connect_to(parse_address(Json::parse(created.out)["listen"].get<std::string>()));
+        Fd client = connect_to(f.create_db());
         Fd server = accept_from(f.server.fd.get());
         REQUIRE(server.is_open());
 
@@ -119,21 +123,17 @@ TEST_SUITE("e2e ctl") {
         CHECK(unreachable.status.code() == 1);
         CHECK(unreachable.err.starts_with("faultline ctl: cannot connect"));
     }
+
     TEST_CASE("events --follow prints each teardown as it happens, as a row or as JSON") {
         CtlFixture f;
         INFO(f.faultline.log_tail());
-        const std::string upstream = "127.0.0.1:" + std::to_string(f.server.port);
-        auto created =
-            f.ctl({"--json", "create", "db", "--listen", "127.0.0.1:0", "--upstream", upstream});
-        REQUIRE(created.status.code() == 0);
+        const sockaddr_in proxy = f.create_db();
         Faultline table({"ctl", "--url", f.url, "events", "--follow"});
         Faultline lines({"ctl", "--url", f.url, "--json", "events", "--follow"});
         REQUIRE(f.faultline.wait_event(
             [](const Json& e) { return e["event"] == "api_follower" && e["followers"] == 2; }));
         REQUIRE(table.wait_stdout([](const std::string& out) { return out.starts_with("ID"); }));
 
-        const sockaddr_in proxy =
-            parse_address(Json::parse(created.out)["listen"].get<std::string>());
         for (int i = 0; i < 2; ++i) {
             Fd client = connect_to(proxy);
             Fd server = accept_from(f.server.fd.get());

@@ -81,7 +81,7 @@ std::string run_config(std::uint16_t upstream_port, std::string_view expectation
     return proxy_config(upstream_port,
                         "  [[proxy.rule]]\n  name = \"watch\"\n  type = \"noop\"\n"
                         "  [[proxy.rule]]\n  name = \"spare\"\n  type = \"reset\"\n"
-                        "  enabled = false\n") +
+                        "  match = { clients = [\"10.0.0.0/8\"] }\n") +
            "\n" + std::string(expectations);
 }
 
@@ -90,7 +90,7 @@ std::string run_config(std::uint16_t upstream_port, std::string_view expectation
 const std::vector<std::string> client_command{
     "bash", "-c",
     "echo \"p=$FAULTLINE_P_ADDR\"; exec 3<>\"/dev/tcp/${FAULTLINE_P_ADDR%:*}/"
-    "${FAULTLINE_P_ADDR##*:}\" && cat <&3"};
+    "${FAULTLINE_P_ADDR##*:}\" && exec cat <&3"};
 
 std::vector<std::string> run_args(const TempConfig& config, const std::vector<std::string>& extra,
                                   const std::vector<std::string>& command) {
@@ -238,6 +238,21 @@ reason = "Reset-I"
         (void)run.wait_event([](const Json&) { return false; });
         INFO(run.log_tail());
         CHECK(run.log_tail().find("Xlate Clear  1") != std::string::npos);
+    }
+
+    TEST_CASE("a second SIGTERM kills a command that ignores the first") {
+        Listener server = listen_on_loopback();
+        TempConfig config(run_config(server.port, ""));
+        Faultline run(run_args(config, {},
+                               {"bash", "-c", "trap '' TERM; echo ready; exec sleep 30"}));
+        REQUIRE(run.wait_stdout([](const std::string& out) { return out == "ready\n"; }));
+        run.signal(SIGTERM);
+        // The command ignores it; nothing ends until the second.
+        CHECK_FALSE(run.wait_exit(200ms));
+        run.signal(SIGTERM);
+        auto exited = run.wait_exit();
+        REQUIRE(exited);
+        CHECK(exited->code() == 128 + 9);
     }
 
     TEST_CASE("usage errors and invalid configurations exit 2 before running anything") {

@@ -175,6 +175,10 @@ upstream = "127.0.0.1:5432"
   [[proxy.rule]]
   name = "cut"
   type = "reset"
+  [[proxy.rule]]
+  name = "slow"
+  type = "latency"
+  stream = "both"
 
 [[expect]]
 reason = "Reset-I"
@@ -191,15 +195,18 @@ fired = false
 
 [[expect]]
 proxy = "pg"
+
+[[expect]]
+rule = "slow"
 )",
                                        "chaos.toml");
-    REQUIRE(config.expectations.size() == 4);
+    REQUIRE(config.expectations.size() == 5);
     const auto& reason = config.expectations[0];
     CHECK(reason.kind == Expectation::Kind::reason);
     CHECK(reason.reason == "Reset-I");
     CHECK(reason.min == 2u);
     CHECK(reason.max == 5u);
-    CHECK(reason.where == "chaos.toml:9:1");
+    CHECK(reason.where == "chaos.toml:13:1");
     CHECK(reason.describe() == "teardowns with reason Reset-I: 2 to 5");
     CHECK(config.expectations[1].kind == Expectation::Kind::rule);
     CHECK(config.expectations[1].describe() == "rule cut on proxy pg fired");
@@ -209,6 +216,11 @@ proxy = "pg"
     CHECK(connections.min == 1u);
     CHECK_FALSE(connections.max);
     CHECK(connections.describe() == "connections on proxy pg: at least 1");
+    using Keys = std::vector<std::pair<std::string, std::string>>;
+    CHECK(config.expectations[1].rule_keys == Keys{{"pg", "cut"}});
+    // A rule written with stream = "both" stands for its two halves.
+    CHECK(config.expectations[4].rule_keys ==
+          Keys{{"pg", "slow_upstream"}, {"pg", "slow_downstream"}});
 }
 
 TEST_CASE("refuses [[expect]] entries that cannot be checked, with the reason") {
@@ -220,6 +232,12 @@ TEST_CASE("refuses [[expect]] entries that cannot be checked, with the reason") 
          {"chaos.toml:9:10: expect[0].reason: unknown reason 'Reset-X'; known: Reset-I, Reset-O, "
           "TCP FINs, FIN Timeout, SYN Timeout, Xlate Clear, Deny, SYN Control, Uauth Deny, "
           "Unknown, Conn-timeout"}},
+        {"[[proxy]]\nname = \"pg\"\nlisten = \"127.0.0.1:0\"\nupstream = \"127.0.0.1:1\"\n"
+         "  [[proxy.rule]]\n  name = \"down\"\n  type = \"refuse\"\n[[expect]]\nrule = \"down\"\n",
+         {"chaos.toml:9:8: expect[0].rule: rule 'down' refuses at the listener (refuse reject): "
+          "the "
+          "connects it refuses never reach faultline, so whether it fired cannot be told; expect "
+          "on the command's own result instead"}},
         {proxy + "[[expect]]\nrule = \"cutt\"\n",
          {"chaos.toml:9:8: expect[0].rule: no rule named 'cutt'"}},
         {proxy + "[[expect]]\nrule = \"cut\"\nproxy = \"db\"\n",
