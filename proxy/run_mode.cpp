@@ -330,9 +330,20 @@ int run_mode(const std::vector<std::string_view>& args) {
         addresses = app.proxy_addresses();
         child.start();
     };
-    app.run();  // a StartupError reaches main: exit status 1, and the command never ran
+    std::optional<std::string> startup_error;
+    try {
+        app.run();
+    } catch (const StartupError& e) {
+        // The command never ran; the reports still say why, so that CI finds them.
+        std::cerr << "faultline run: " << e.what() << '\n';
+        startup_error = e.what();
+    }
 
     RunSummary summary = summarize(app, child, options.command, addresses);
+    if (startup_error) {
+        summary.command_status = 1;
+        summary.command_outcome = "did not run: " + *startup_error;
+    }
     std::cerr << '\n' << summary_text(summary);
     bool written = true;
     if (options.report_path) {

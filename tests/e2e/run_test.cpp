@@ -255,6 +255,26 @@ reason = "Reset-I"
         CHECK(exited->code() == 128 + 9);
     }
 
+    TEST_CASE("a proxy that cannot listen: exit 1, the command never runs, the report says why") {
+        Listener server = listen_on_loopback();
+        std::string toml = run_config(server.port, "");
+        // The proxy would listen where the server already does.
+        toml.replace(toml.find("127.0.0.1:0"), 11, "127.0.0.1:" + std::to_string(server.port));
+        TempConfig config(toml);
+        TempDirectory reports;
+        const auto junit_path = reports.path / "junit.xml";
+        ProcessResult result = run_faultline(
+            run_args(config, {"--junit", junit_path.string()}, {"bash", "-c", "echo ran"}), 20s);
+        INFO(result.err);
+        CHECK(result.status.code() == 1);
+        CHECK(result.out.empty());
+        CHECK(result.err.find("address already in use") != std::string::npos);
+        const std::string junit = read_file(junit_path);
+        CHECK(xml_problem(junit) == "");
+        CHECK(junit.find("<failure message=\"the command did not run: proxy p: listen on") !=
+              std::string::npos);
+    }
+
     TEST_CASE("usage errors and invalid configurations exit 2 before running anything") {
         Listener server = listen_on_loopback();
         TempConfig config(run_config(server.port, "[[expect]]\nrule = \"nope\"\n"));
