@@ -127,30 +127,57 @@ void ApiServer::on_data(Connection& connection, std::string_view data) {
     }
 }
 
-// A browser names the page's origin; only the API's own (the dashboard) may use it, and the Host
-// must be the API's own address: that closes cross-site requests and DNS rebinding, while clients
-// that send no Origin (every Toxiproxy client) are not affected.
+// Browsers are the clients a hostile page can steer at the API, and they name what they came
+// for: Origin on every request but a same-origin GET, and always the Host they think they talk
+// to.
+// - Without a token the API is on loopback. A page from another site names its own Origin; a
+//   page that reached the API through a rebinding DNS name names that name in Host, on the GETs
+//   without Origin too. So Host must be the API's own address (or absent, as HTTP/1.0 allows),
+//   and an Origin must be that address.
+// - With a token, a browser never adds the bearer header by itself, so neither a foreign site nor
+//   a rebound name gets past the token; the page may then be reached under any name (a LAN
+//   address, a reverse proxy), and an Origin must only match the Host it was sent to.
+// Clients that send no Origin and their own Host (every Toxiproxy client, ctl) are not affected.
 bool ApiServer::is_own_origin(const HttpRequest& request) const {
     std::string_view origin = request.header("origin");
-    if (origin.empty()) return true;
     std::string_view host = request.header("host");
-    auto colon = bound_address_.rfind(':');
-    std::string port = colon == std::string::npos ? "" : bound_address_.substr(colon);
-    bool is_own_host = host == bound_address_ || host == "localhost" + port ||
-                       host == "127.0.0.1" + port || host == "[::1]" + port;
-    return is_own_host && origin == "http://" + std::string(host);
+    if (!token_) {
+        auto colon = bound_address_.rfind(':');
+        std::string port = colon == std::string::npos ? "" : bound_address_.substr(colon);
+        bool is_own_host = host.empty() || host == bound_address_ || host == "localhost" + port ||
+                           host == "127.0.0.1" + port || host == "[::1]" + port;
+        if (!is_own_host) return false;
+    }
+    if (origin.empty()) return true;
+    return !host.empty() && (origin == "http://" + std::string(host) ||
+                             (token_ && origin == "https://" + std::string(host)));
 }
+
+namespace {
+
+// Compares in time that depends on the lengths only, so that the answer's timing does not tell
+// how much of a guessed token was right.
+bool equal_in_constant_time(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    unsigned char difference = 0;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        difference |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return difference == 0;
+}
+
+}  // namespace
 
 HttpResponse ApiServer::dispatch(const HttpRequest& request) {
     if (!is_own_origin(request)) {
         return error_response(403,
-                              "origin not allowed: requests from a browser must come from "
-                              "the API's own page");
+                              "origin not allowed: browser requests must come from the API's "
+                              "own page, at the API's own address");
     }
     // The dashboard page holds no data (it asks for the token and sends it with each request),
     // and a browser cannot add a header when it opens a page.
     bool is_page = request.path == "/" && request.method == "GET";
-    if (token_ && !is_page && request.header("authorization") != "Bearer " + *token_) {
+    if (token_ && !is_page &&
+        !equal_in_constant_time(request.header("authorization"), "Bearer " + *token_)) {
         HttpResponse response = error_response(401, "missing or wrong bearer token");
         response.headers.emplace_back("WWW-Authenticate", "Bearer");
         return response;

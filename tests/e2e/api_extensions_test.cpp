@@ -158,7 +158,7 @@ TEST_SUITE("e2e api extensions") {
               std::string::npos);
     }
 
-    TEST_CASE("a request from a foreign Origin is refused with 403; the API's own is served") {
+    TEST_CASE("a foreign Origin or a rebound Host is refused with 403; the API's own is served") {
         Faultline faultline(
             std::vector<std::string>{"serve", "--api", "127.0.0.1:0", "--log-format", "json"});
         INFO(faultline.log_tail());
@@ -171,6 +171,16 @@ TEST_SUITE("e2e api extensions") {
         CHECK(rebound.status == 403);
         auto same = api_request(api, "POST", "/reset", "", "Origin: http://" + own + "\r\n");
         CHECK(same.status == 204);
+        // A page that reached the API through a rebinding DNS name sends no Origin on a GET, but
+        // names that name in Host: it may not read either.
+        const std::string port = own.substr(own.rfind(':'));
+        auto rebound_read = api_send_raw(api, "GET /config HTTP/1.1\r\nHost: evil.example" + port +
+                                                  "\r\nConnection: close\r\n\r\n");
+        CHECK(rebound_read.status == 403);
+        auto local_name = api_send_raw(api, "GET /version HTTP/1.1\r\nHost: localhost" + port +
+                                                "\r\nOrigin: http://localhost" + port +
+                                                "\r\nConnection: close\r\n\r\n");
+        CHECK(local_name.status == 200);
         CHECK(api_request(api, "GET", "/version").status == 200);  // no Origin: any client
     }
 }

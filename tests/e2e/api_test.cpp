@@ -16,7 +16,7 @@ ApiAnswer request(const sockaddr_in& api, const std::string& raw) {
 }
 
 std::string get(std::string_view path, std::string_view extra_headers = "") {
-    return "GET " + std::string(path) + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" +
+    return "GET " + std::string(path) + " HTTP/1.1\r\nConnection: close\r\n" +
            std::string(extra_headers) + "\r\n";
 }
 
@@ -74,6 +74,15 @@ TEST_SUITE("e2e api") {
         CHECK(request(api, get("/version")).status == 401);
         CHECK(request(api, get("/version", "Authorization: Bearer wrong\r\n")).status == 401);
         CHECK(request(api, get("/version", "Authorization: Bearer s3cret\r\n")).status == 200);
+        CHECK(request(api, get("/version", "Authorization: Bearer s3cre\r\n")).status == 401);
+        // With a token the page may be reached under any name (a LAN address, a reverse proxy):
+        // an Origin must only match the Host it was sent to.
+        const std::string lan = "Host: 192.168.1.20:8474\r\nAuthorization: Bearer s3cret\r\n";
+        CHECK(request(api, get("/version", lan + "Origin: http://192.168.1.20:8474\r\n")).status ==
+              200);
+        CHECK(request(api, get("/version", lan + "Origin: https://192.168.1.20:8474\r\n")).status ==
+              200);
+        CHECK(request(api, get("/version", lan + "Origin: http://evil.example\r\n")).status == 403);
     }
 
     TEST_CASE("malformed and oversized requests get a 4xx answer and the server stays up") {
