@@ -113,6 +113,7 @@ int Proxy::start() {
 
 void Proxy::stop_listening() {
     release_accept_queue();
+    reset_accept_queue();
     filler_addresses_.clear();
     // The poll handle lets go of the descriptor synchronously; then it can be closed.
     acceptor_.close();
@@ -187,26 +188,55 @@ void Proxy::start_session(int fd, const sockaddr* peer) {
 // reset and recorded instead of left waiting, then pause.
 void Proxy::drop_one(int status) {
     pause_accepting(status);
+    (void)reset_next_with_reserve({Reason::unknown, Initiator::faultline, uv_err_name(status), {}});
+}
+
+bool Proxy::reset_next_with_reserve(const Cause& cause) {
     runtime_.release_reserve_descriptor();
     sockaddr_storage peer{};
     socklen_t length = sizeof peer;
     int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_CLOEXEC);
-    if (fd >= 0) {
-        linger abort{1, 0};
-        (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
-        ::close(fd);
-        TeardownRecord record;
-        record.id = runtime_.allocate_id();
-        record.proxy = config_.name;
-        record.cause = {Reason::unknown, Initiator::faultline, uv_err_name(status), {}};
-        record.inside = config_.settings.inside;
-        record.client.address = address_text(reinterpret_cast<const sockaddr&>(peer));
-        record.client.state = EndpointState::rst_sent;
-        record.server.address = config_.upstream.text();
-        record.server.state = EndpointState::not_connected;
-        runtime_.record(record);
-    }
+    if (fd >= 0) reset_and_record(fd, peer, cause);
     runtime_.restore_reserve_descriptor();
+    return fd >= 0;
+}
+
+void Proxy::reset_and_record(int fd, const sockaddr_storage& peer, const Cause& cause) {
+    linger abort{1, 0};
+    (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+    ::close(fd);
+    TeardownRecord record;
+    record.id = runtime_.allocate_id();
+    record.proxy = config_.name;
+    record.cause = cause;
+    record.inside = config_.settings.inside;
+    record.client.address = address_text(reinterpret_cast<const sockaddr&>(peer));
+    record.client.state = EndpointState::rst_sent;
+    record.server.address = config_.upstream.text();
+    record.server.state = EndpointState::not_connected;
+    runtime_.record(record);
+}
+
+void Proxy::reset_accept_queue() {
+    const Cause cleared{Reason::xlate_clear, Initiator::faultline, {}, {}};
+    while (listen_fd_ >= 0) {
+        sockaddr_storage peer{};
+        socklen_t length = sizeof peer;
+        int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &length,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            int error = errno;
+            if (error == EINTR || error == ECONNABORTED) continue;
+            if ((error == EMFILE || error == ENFILE) && reset_next_with_reserve(cleared)) continue;
+            return;  // drained (EAGAIN), or a listener that no longer accepts (refuse reject)
+        }
+        if (!filler_addresses_.empty() &&
+            filler_addresses_.erase(address_text(reinterpret_cast<const sockaddr&>(peer)))) {
+            ::close(fd);
+            continue;
+        }
+        reset_and_record(fd, peer, cleared);
+    }
 }
 
 void Proxy::pause_accepting(int status) {

@@ -4,6 +4,7 @@
 // it drops and pause accepting for a moment.
 #pragma once
 
+#include <sys/socket.h>
 #include <uv.h>
 
 #include <cstdint>
@@ -14,6 +15,7 @@
 
 #include "faults/spec.hpp"
 #include "proxy/diagnosis.hpp"
+#include "proxy/teardown.hpp"
 #include "proxy/uv_handle.hpp"
 #include "rules/config.hpp"
 
@@ -32,7 +34,9 @@ class Proxy {
 
     // Binds and listens; returns a libuv error code. Logs a `listening` event on success.
     [[nodiscard]] int start();
-    // Closes the listener; live sessions are left alone.
+    // Closes the listener; live sessions are left alone. Connections waiting in the accept queue
+    // are accepted, reset and recorded (Xlate Clear) first: closing the listener would reset
+    // them unseen.
     void stop_listening();
 
     [[nodiscard]] const rules::ProxyConfig& config() const { return config_; }
@@ -65,6 +69,12 @@ class Proxy {
     void accept_pending();
     void start_session(int fd, const sockaddr* peer);
     void drop_one(int status);
+    // Accepts the next queued connection with the reserve descriptor (when out of descriptors),
+    // resets it and records `cause`; false when the queue was empty.
+    bool reset_next_with_reserve(const Cause& cause);
+    // Resets the accepted connection `fd` at once and records `cause` for it.
+    void reset_and_record(int fd, const sockaddr_storage& peer, const Cause& cause);
+    void reset_accept_queue();
     // Rules that act on the listener (refuse reject, refuse drop) while they are enabled.
     void update_listener_action();
     void fill_accept_queue();

@@ -95,6 +95,45 @@ void run_proxy(const rules::ProxyConfig& config,
 }  // namespace
 
 TEST_SUITE("proxy/session") {
+    TEST_CASE("closing the listener records the connections still waiting to be accepted") {
+        uv_loop_t loop;
+        REQUIRE(uv_loop_init(&loop) == 0);
+        std::uint16_t port = 0;
+        int server = listen_any(port);
+        rules::ProxyConfig config;
+        config.name = "queue";
+        config.listen = {"127.0.0.1", 0};
+        config.upstream = {"127.0.0.1", port};
+        int clients[2] = {-1, -1};
+        {
+            Runtime runtime(&loop);
+            Proxy proxy(runtime, config);
+            REQUIRE(proxy.start() == 0);
+            // The loop does not run: both handshakes complete in the kernel's accept queue.
+            for (int& client : clients)
+                client = connect_to(proxy.listen_address());
+            proxy.stop_listening();
+            const auto& records = runtime.recent_records();
+            REQUIRE(records.size() == 2);
+            for (const auto& record : records) {
+                CHECK(record["reason"] == "Xlate Clear");
+                CHECK(record["initiator"] == "faultline");
+                CHECK(record["client"]["state"] == "rst_sent");
+                CHECK(record["server"]["state"] == "not_connected");
+            }
+            runtime.close();
+        }
+        uv_run(&loop, UV_RUN_DEFAULT);
+        CHECK(uv_loop_close(&loop) == 0);
+        for (int client : clients) {
+            char byte;
+            CHECK(recv(client, &byte, 1, 0) == -1);
+            CHECK(errno == ECONNRESET);
+            close(client);
+        }
+        close(server);
+    }
+
     TEST_CASE("forwards a request and a reply across a half-close and leaks no handle") {
         std::uint16_t port = 0;
         int server = listen_any(port);
