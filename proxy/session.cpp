@@ -248,6 +248,7 @@ void Session::deliver_end(faults::Stream stream) {
         return;
     }
     to.is_shutdown_requested = true;
+    if (!from.has_eof && !first_fin_ && !rule_fin_first_) rule_fin_first_ = last_fired_rule_;
     if (!to.has_eof) {
         half_closed_at_ = uv_now(runtime_.loop());
         arm_timer();
@@ -287,7 +288,9 @@ void Session::maybe_end_gracefully() {
     if (!(client_.has_eof && server_.has_eof && client_.is_shut_down && server_.is_shut_down)) {
         return;
     }
-    set_cause({Reason::tcp_fins, initiator_of(first_fin_.value_or(Side::client)), {}, {}});
+    Cause cause{Reason::tcp_fins, initiator_of(first_fin_.value_or(Side::client)), {}, {}};
+    if (rule_fin_first_) cause = {Reason::tcp_fins, Initiator::faultline, {}, *rule_fin_first_};
+    set_cause(std::move(cause));
     client_.history.state = EndpointState::closed;
     server_.history.state = EndpointState::closed;
     close_leg(client_, false);
@@ -401,8 +404,13 @@ void Session::end_legs(Cause cause, EndpointState client_state, bool reset_clien
                        EndpointState server_state, bool reset_server) {
     if (finished_) return;
     set_cause(std::move(cause));
-    client_.history.state = client_state;
-    server_.history.state = server_state;
+    // A FIN toward an endpoint that had already sent its own ends both directions with FIN.
+    auto final_state = [](const Leg& leg, EndpointState wanted) {
+        return wanted == EndpointState::fin_sent && leg.history.sent_fin ? EndpointState::closed
+                                                                         : wanted;
+    };
+    client_.history.state = final_state(client_, client_state);
+    server_.history.state = final_state(server_, server_state);
     close_leg(client_, reset_client);
     close_leg(server_, reset_server);
     finish();

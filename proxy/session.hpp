@@ -178,6 +178,8 @@ class Session final : private ChainHost {
     std::size_t attempts_ = 0;
     std::optional<Cause> cause_;
     std::optional<Side> first_fin_;
+    // A rule sent the first FIN of the connection (half_close early_fin): its name.
+    std::optional<std::string> rule_fin_first_;
     std::uint64_t started_at_ = 0;  // loop time, ms
     std::uint64_t last_activity_ = 0;
     std::uint64_t half_closed_at_ = 0;

@@ -464,6 +464,9 @@ TEST_SUITE("e2e faults") {
         CHECK(record->at("reason") == "TCP FINs");
         CHECK(record->at("client").at("state") == "closed");
         CHECK(record->at("server").at("state") == "closed");
+        // faultline sent the first FIN, for the rule.
+        CHECK(record->at("initiator") == "faultline");
+        CHECK(record->at("rule") == "early");
     }
 
     TEST_CASE("half_close fin_to_rst: the client's FIN reaches the server as ECONNRESET: Deny") {
@@ -483,7 +486,7 @@ TEST_SUITE("e2e faults") {
         const Json record = record_of(fixture, session);
         INFO(record.dump());
         CHECK(summary(record) ==
-              "reason=Deny initiator=faultline client=fin_sent/TCP FINs server=rst_sent/Deny");
+              "reason=Deny initiator=faultline client=closed/TCP FINs server=rst_sent/Deny");
         CHECK(rule_of(record) == "fin-becomes-rst");
     }
 
