@@ -58,6 +58,9 @@ class Proxy {
     // The 1-based index of a connection among those considered for the rule since it was added
     // (for `first` and `every`).
     [[nodiscard]] std::uint64_t count_rule_connection(const std::string& rule);
+    // 0 for the first connection this proxy accepts, then 1, 2...: what a session's random
+    // draws are seeded from.
+    [[nodiscard]] std::uint64_t next_connection_index() { return connections_accepted_++; }
 
     // A finished connection's outcome, for the refusal diagnosis: did the upstream reset or
     // refuse it?
@@ -89,6 +92,7 @@ class Proxy {
     std::string bound_address_;
     RefusalDiagnosis diagnosis_;
     std::map<std::string, std::uint64_t> rule_connections_;
+    std::uint64_t connections_accepted_ = 0;
     faults::ListenerAction listener_action_ = faults::ListenerAction::none;
     std::vector<int> filler_fds_;             // faultline's own connects that fill the queue
     std::set<std::string> filler_addresses_;  // accepted later: closed without a session

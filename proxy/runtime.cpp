@@ -24,7 +24,30 @@ Runtime::~Runtime() {
 }
 
 void Runtime::seed(std::optional<std::uint64_t> seed) {
-    random_.seed(seed ? *seed : std::random_device{}());
+    seed_ = seed;
+}
+
+namespace {
+
+// SplitMix64's finaliser: nearby inputs give unrelated outputs.
+std::uint64_t mix(std::uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+}  // namespace
+
+std::uint64_t Runtime::session_seed(std::string_view proxy, std::uint64_t index) {
+    if (!seed_) {
+        std::random_device device;
+        return (std::uint64_t{device()} << 32) ^ device();
+    }
+    // FNV-1a of the name: stable across runs and builds, unlike std::hash.
+    std::uint64_t name = 0xCBF29CE484222325ULL;
+    for (char c : proxy)
+        name = (name ^ static_cast<unsigned char>(c)) * 0x100000001B3ULL;
+    return mix(mix(*seed_ ^ name) + (index + 1) * 0x9E3779B97F4A7C15ULL);
 }
 
 void Runtime::release_reserve_descriptor() {

@@ -13,6 +13,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -32,12 +33,13 @@ class Runtime {
     [[nodiscard]] uv_loop_t* loop() const { return loop_; }
     [[nodiscard]] BufferPool& buffers() { return buffers_; }
 
-    // The one random source of toxicity draws and faults: with a seed, the same traffic draws the
-    // same outcomes; without, a seed from the system.
+    // Random sources: each session draws its toxicity decisions and its faults' randomness
+    // (jitter, slice sizes) from its own generator, seeded from the configured seed, the proxy's
+    // name and the connection's index on that proxy. With a seed, the n-th connection through a
+    // proxy draws the same outcomes in every run, whatever the other proxies and connections do
+    // meanwhile; without, the seeds come from the system.
     void seed(std::optional<std::uint64_t> seed);
-    [[nodiscard]] double random() {
-        return std::uniform_real_distribution<double>(0.0, 1.0)(random_);
-    }
+    [[nodiscard]] std::uint64_t session_seed(std::string_view proxy, std::uint64_t index);
 
     Session& create_session(Proxy& proxy);
     [[nodiscard]] std::uint64_t allocate_id() { return next_id_++; }
@@ -109,7 +111,7 @@ class Runtime {
     int reserve_fd_ = -1;
     std::deque<nlohmann::ordered_json> recent_;
     Counters counters_;
-    std::mt19937_64 random_{std::random_device{}()};
+    std::optional<std::uint64_t> seed_;
 };
 
 }  // namespace faultline::proxy

@@ -35,7 +35,11 @@ struct Session::WriteRequest {
 };
 
 Session::Session(Runtime& runtime, Proxy& proxy, std::uint64_t id)
-    : runtime_(runtime), proxy_(proxy), id_(id), timer_(this) {
+    : runtime_(runtime),
+      proxy_(proxy),
+      id_(id),
+      random_(runtime.session_seed(proxy.name(), proxy.next_connection_index())),
+      timer_(this) {
     client_.session = this;
     client_.side = Side::client;
     server_.session = this;

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -169,6 +170,7 @@ class Session final : private ChainHost {
     Runtime& runtime_;
     Proxy& proxy_;
     std::uint64_t id_;
+    std::mt19937_64 random_;  // this connection's draws (Runtime::session_seed)
     Leg client_;
     Leg server_;
     UvHandle<uv_timer_t> timer_;

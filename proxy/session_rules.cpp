@@ -120,7 +120,7 @@ bool Session::rule_applies(const rules::Rule& rule) {
         if (match.first && index > *match.first) applies = false;
         if (match.every && index % *match.every != 0) applies = false;
     }
-    if (applies) applies = runtime_.random() < rule.toxicity;
+    if (applies) applies = chain_random() < rule.toxicity;
     decisions_.push_back({rule.name, rule.stream, rule.toxicity, rule.match, applies});
     return applies;
 }
@@ -170,7 +170,7 @@ uv_loop_t* Session::chain_loop() const {
 }
 
 double Session::chain_random() {
-    return runtime_.random();
+    return std::uniform_real_distribution<double>(0.0, 1.0)(random_);
 }
 
 faults::Micros Session::chain_last_activity() const {

@@ -68,21 +68,28 @@ Received downstream_of(Session& session, const std::string& sent) {
     return recv_until_eof(session.client.get(), 2s);
 }
 
-// Runs a fresh faultline with `seed` and one rule of toxicity 0.5 that resets connections, makes
-// `count` connections one after the other, and returns how each was seen: the client's outcome
-// and the record's reason and rule ("open TCP FINs -", "ECONNRESET Deny coin").
-std::vector<std::string> outcomes_with_seed(std::uint64_t seed, int count) {
+// Runs a fresh faultline with `seed` and proxies "p" and "other", each with one rule of toxicity
+// 0.5 that resets connections, makes `count` connections through "p" one after the other (with
+// `other_between` connections through "other" before each), and returns how each connection
+// through "p" was seen: the client's outcome and the record's reason and rule
+// ("open TCP FINs -", "ECONNRESET Deny coin").
+std::vector<std::string> outcomes_with_seed(std::uint64_t seed, int count, int other_between = 0) {
     const Listener server = listen_on_loopback();
-    const TempConfig config(
-        "seed = " + std::to_string(seed) + "\n" +
-        proxy_config(server.port,
-                     rule_table("coin", "reset", "target = \"both\"", "toxicity = 0.5")));
+    const std::string coin = rule_table("coin", "reset", "target = \"both\"", "toxicity = 0.5");
+    const TempConfig config("seed = " + std::to_string(seed) + "\n" +
+                            proxy_config(server.port, coin) +
+                            proxy_config(server.port, coin, "other"));
     Faultline faultline(config);
     INFO(faultline.log_tail());
     REQUIRE(faultline.wait_ready());
     const sockaddr_in proxy = faultline.proxy_sockaddr("p");
+    const sockaddr_in other = faultline.proxy_sockaddr("other");
     std::vector<std::string> outcomes;
     for (int i = 0; i < count; ++i) {
+        for (int k = 0; k < other_between; ++k) {
+            const Probe elsewhere = probe(other, server);
+            REQUIRE(faultline.wait_teardown_of(elsewhere.client_address));
+        }
         const Probe seen = probe(proxy, server);
         const auto record = faultline.wait_teardown_of(seen.client_address);
         REQUIRE(record);
@@ -137,7 +144,8 @@ TEST_SUITE("e2e rules") {
         }
     }
 
-    TEST_CASE("with a fixed seed, two runs draw the same toxicity outcomes") {
+    TEST_CASE(
+        "with a fixed seed, two runs draw the same toxicity outcomes, whatever else happens") {
         constexpr int connections = 12;
         const auto first = outcomes_with_seed(20240611, connections);
         const auto second = outcomes_with_seed(20240611, connections);
@@ -152,6 +160,12 @@ TEST_SUITE("e2e rules") {
         CHECK(opened > 0);
         CHECK(denied > 0);
         CHECK(opened + denied == connections);
+
+        // Each proxy's connections draw from their own sources: traffic through another proxy
+        // in between changes nothing.
+        const auto interleaved = outcomes_with_seed(20240611, connections, 2);
+        INFO("with other traffic: " << joined(interleaved));
+        CHECK(interleaved == first);
     }
 
     TEST_CASE("match clients: a rule whose networks exclude the client has no effect") {
