@@ -2,6 +2,7 @@
 #include "proxy/session.hpp"
 
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +16,19 @@
 #include "proxy/runtime.hpp"
 
 namespace faultline::proxy {
+
+namespace {
+
+// Bytes the kernel has received on a socket that faultline has not read yet.
+std::size_t unread_bytes(const uv_tcp_t* tcp) {
+    uv_os_fd_t fd = -1;
+    if (tcp == nullptr || uv_fileno(reinterpret_cast<const uv_handle_t*>(tcp), &fd) != 0) return 0;
+    int value = 0;
+    if (ioctl(fd, FIONREAD, &value) != 0) return 0;
+    return value > 0 ? static_cast<std::size_t>(value) : 0;
+}
+
+}  // namespace
 
 // A queued write owns its bytes: a pool buffer, or for a small remainder an exact-size copy, so
 // that many small queued chunks do not each hold a whole pool buffer.
@@ -408,13 +422,19 @@ void Session::end_legs(Cause cause, EndpointState client_state, bool reset_clien
                        EndpointState server_state, bool reset_server) {
     if (finished_) return;
     set_cause(std::move(cause));
-    // A FIN toward an endpoint that had already sent its own ends both directions with FIN.
-    auto final_state = [](const Leg& leg, EndpointState wanted) {
+    // A FIN toward an endpoint that had already sent its own ends both directions with FIN. But
+    // closing a socket whose input faultline has not read (a leg paused by backpressure) makes
+    // the kernel send RST instead: the record says what the endpoint gets.
+    auto final_state = [](const Leg& leg, EndpointState wanted, bool with_reset) {
+        bool is_graceful = wanted == EndpointState::fin_sent || wanted == EndpointState::closed;
+        if (is_graceful && !with_reset && unread_bytes(leg.tcp.get()) > 0) {
+            return EndpointState::rst_sent;
+        }
         return wanted == EndpointState::fin_sent && leg.history.sent_fin ? EndpointState::closed
                                                                          : wanted;
     };
-    client_.history.state = final_state(client_, client_state);
-    server_.history.state = final_state(server_, server_state);
+    client_.history.state = final_state(client_, client_state, reset_client);
+    server_.history.state = final_state(server_, server_state, reset_server);
     close_leg(client_, reset_client);
     close_leg(server_, reset_server);
     finish();

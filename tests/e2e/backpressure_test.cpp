@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "tests/e2e/api_support.hpp"
 #include "tests/e2e/harness.hpp"
 
 namespace faultline::e2e {
@@ -142,6 +143,27 @@ TEST_SUITE("e2e backpressure") {
               "reason=TCP FINs initiator=client client=closed/TCP FINs server=closed/TCP FINs");
         CHECK((*record)["bytes_up"] == sent);
         CHECK((*record)["bytes_down"] == 0);
+    }
+
+    TEST_CASE("a rule that closes a sender held back with unread bytes records the RST it gets") {
+        ProxyFixture fixture;
+        INFO(fixture.faultline.log_tail());
+        Session session = fixture.open_session();
+        // The client reads nothing: faultline stops reading the server, whose bytes wait unread
+        // in faultline's socket.
+        REQUIRE(send_until_stalled(session.server.get()) > 0);
+        // A reset aimed at the client only: the server's side is closed without a reset of
+        // faultline's own, but with input unread the kernel answers with RST all the same.
+        const sockaddr_in api = api_address_of(fixture.faultline);
+        REQUIRE(api_request(api, "POST", "/proxies/p/toxics",
+                            R"({"type": "reset", "attributes": {"target": "client"}})")
+                    .status == 200);
+        CHECK(read_to_end(session.server.get()).describe() == "ECONNRESET");
+        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
+        REQUIRE(record);
+        INFO(record->dump());
+        CHECK((*record)["client"]["state"] == "rst_sent");
+        CHECK((*record)["server"]["state"] == "rst_sent");
     }
 }
 
