@@ -122,24 +122,27 @@ void Runtime::clear_sessions(const Proxy* proxy, Reason reason) {
         session->clear(reason);
 }
 
-void Runtime::register_upstream(const std::string& local_address, Session& session) {
-    upstreams_[local_address] = &session;
+std::string Runtime::connection_key(std::string_view from, std::string_view to) {
+    return std::string(from) + ">" + std::string(to);
 }
 
-void Runtime::unregister_upstream(const std::string& local_address) {
-    upstreams_.erase(local_address);
+void Runtime::register_upstream(const std::string& key, Session& session) {
+    upstreams_[key] = &session;
 }
 
-Session* Runtime::upstream_session(const std::string& local_address) const {
-    auto it = upstreams_.find(local_address);
+void Runtime::unregister_upstream(const std::string& key) {
+    upstreams_.erase(key);
+}
+
+Session* Runtime::upstream_session(const std::string& key) const {
+    auto it = upstreams_.find(key);
     return it == upstreams_.end() ? nullptr : it->second;
 }
 
-std::vector<Session*> Runtime::loop_chain(const std::string& client_address,
-                                          const Proxy& proxy) const {
+std::vector<Session*> Runtime::loop_chain(const std::string& client_key, const Proxy& proxy) const {
     std::vector<Session*> chain;
-    for (Session* s = upstream_session(client_address); s && chain.size() < 64;
-         s = upstream_session(s->client_address())) {
+    for (Session* s = upstream_session(client_key); s && chain.size() < 64;
+         s = upstream_session(s->client_key())) {
         chain.push_back(s);
         if (&s->proxy() == &proxy) return chain;
     }

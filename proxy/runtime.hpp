@@ -57,13 +57,20 @@ class Runtime {
     // Ends live sessions (all, or one proxy's) with the given reason.
     void clear_sessions(const Proxy* proxy, Reason reason);
 
-    void register_upstream(const std::string& local_address, Session& session);
-    void unregister_upstream(const std::string& local_address);
-    [[nodiscard]] Session* upstream_session(const std::string& local_address) const;
-    // When a connection from `client_address` to `proxy` closes a loop (it comes from one of
+    // Loop detection. A connection is named by both its ends, "LOCAL>REMOTE" as seen from its
+    // own side: an upstream socket by its local and destination addresses, a client connection
+    // by the client's address and the address it reached. A client connection comes from one of
+    // faultline's upstream sockets exactly when the client's pair equals the upstream's; one end
+    // alone is not enough, since the kernel gives the same local port to connections towards
+    // different destinations.
+    [[nodiscard]] static std::string connection_key(std::string_view from, std::string_view to);
+    void register_upstream(const std::string& key, Session& session);
+    void unregister_upstream(const std::string& key);
+    [[nodiscard]] Session* upstream_session(const std::string& key) const;
+    // When the client connection `client_key` to `proxy` closes a loop (it comes from one of
     // faultline's upstream sockets, through a chain of sessions that started at `proxy`): that
     // chain, nearest first. Empty when there is no loop.
-    [[nodiscard]] std::vector<Session*> loop_chain(const std::string& client_address,
+    [[nodiscard]] std::vector<Session*> loop_chain(const std::string& client_key,
                                                    const Proxy& proxy) const;
 
     // One descriptor kept open for the moment when there is none left: released to accept a

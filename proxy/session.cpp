@@ -507,7 +507,7 @@ void Session::finish() {
         (void)uv_cancel(reinterpret_cast<uv_req_t*>(resolving_));
         resolving_ = nullptr;
     }
-    if (!upstream_local_.empty()) runtime_.unregister_upstream(upstream_local_);
+    if (!upstream_key_.empty()) runtime_.unregister_upstream(upstream_key_);
 
     TeardownRecord record;
     record.id = id_;

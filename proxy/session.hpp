@@ -63,6 +63,8 @@ class Session final : private ChainHost {
     [[nodiscard]] const Proxy& proxy() const { return proxy_; }
     [[nodiscard]] bool is_finished() const { return finished_; }
     [[nodiscard]] const std::string& client_address() const { return client_.history.address; }
+    // The client connection as loop detection names it (Runtime::connection_key).
+    [[nodiscard]] const std::string& client_key() const { return client_key_; }
     // For GET /connections: the live state as JSON (id, proxy, client, upstream, age, bytes,
     // the rules acting on it).
     [[nodiscard]] nlohmann::ordered_json describe() const;
@@ -175,7 +177,8 @@ class Session final : private ChainHost {
     Leg server_;
     UvHandle<uv_timer_t> timer_;
     uv_getaddrinfo_t* resolving_ = nullptr;
-    std::string upstream_local_;                // registered for loop detection while connected
+    std::string upstream_key_;  // the upstream socket, registered for loop detection
+    std::string client_key_;    // the client connection, for the same
     std::vector<sockaddr_storage> candidates_;  // a host name's addresses, tried in order
     std::size_t attempts_ = 0;
     std::optional<Cause> cause_;

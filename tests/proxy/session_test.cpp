@@ -1,6 +1,8 @@
 // Loop tests: a Proxy and its sessions on a real libuv loop with real sockets on 127.0.0.1. The
 // endpoints run on a helper thread with blocking sockets; each test ends with uv_loop_close() ==
 // 0, so a handle that a session leaks fails the test that leaked it.
+#include "proxy/session.hpp"
+
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <netinet/in.h>
@@ -95,6 +97,34 @@ void run_proxy(const rules::ProxyConfig& config,
 }  // namespace
 
 TEST_SUITE("proxy/session") {
+    TEST_CASE("loop detection matches both ends of a connection, not a shared local port") {
+        uv_loop_t loop;
+        REQUIRE(uv_loop_init(&loop) == 0);
+        rules::ProxyConfig config;
+        config.name = "loop";
+        config.listen = {"127.0.0.1", 0};
+        config.upstream = {"127.0.0.1", 9};
+        {
+            Runtime runtime(&loop);
+            Proxy proxy(runtime, config);
+            Session& upstream = runtime.create_session(proxy);
+            // An upstream socket of this proxy, from local port 40000 to the proxy's own port.
+            const auto looping = Runtime::connection_key("127.0.0.1:40000", "127.0.0.1:5000");
+            runtime.register_upstream(looping, upstream);
+            CHECK(runtime.loop_chain(looping, proxy) == std::vector<Session*>{&upstream});
+            // A client that the kernel gave the same local port, towards the proxy, while the
+            // upstream socket goes elsewhere: no loop.
+            runtime.unregister_upstream(looping);
+            runtime.register_upstream(Runtime::connection_key("127.0.0.1:40000", "127.0.0.1:6000"),
+                                      upstream);
+            CHECK(runtime.loop_chain(looping, proxy).empty());
+            runtime.clear_sessions(nullptr, Reason::xlate_clear);
+            runtime.close();
+        }
+        uv_run(&loop, UV_RUN_DEFAULT);
+        CHECK(uv_loop_close(&loop) == 0);
+    }
+
     TEST_CASE("closing the listener records the connections still waiting to be accepted") {
         uv_loop_t loop;
         REQUIRE(uv_loop_init(&loop) == 0);
