@@ -22,7 +22,7 @@ define apt_install
 	fi
 endef
 
-.PHONY: all deps test-deps build run test test-dev test-asan format check-format clean
+.PHONY: all deps test-deps build run bench test test-dev test-asan format check-format clean
 
 all: build
 
@@ -42,6 +42,12 @@ build: deps
 
 run: build
 	./build/release/faultline serve --config $(CONFIG)
+
+# Not part of `make test`: figures, not pass/fail (docs/performance.md).
+bench: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release --target faultline faultline_bench
+	./build/release/faultline_bench $(BENCH_ARGS)
 
 test-dev: test-deps
 	cmake --preset dev >/dev/null

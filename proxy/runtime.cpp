@@ -39,10 +39,7 @@ std::uint64_t mix(std::uint64_t z) {
 }  // namespace
 
 std::uint64_t Runtime::session_seed(std::string_view proxy, std::uint64_t index) {
-    if (!seed_) {
-        std::random_device device;
-        return (std::uint64_t{device()} << 32) ^ device();
-    }
+    if (!seed_) return unseeded_();
     // FNV-1a of the name: stable across runs and builds, unlike std::hash.
     std::uint64_t name = 0xCBF29CE484222325ULL;
     for (char c : proxy)

@@ -119,6 +119,9 @@ class Runtime {
     std::deque<nlohmann::ordered_json> recent_;
     Counters counters_;
     std::optional<std::uint64_t> seed_;
+    // Without a seed, sessions' seeds come from here (one system seed: std::random_device per
+    // connection costs more than the rest of its setup).
+    std::mt19937_64 unseeded_{std::random_device{}()};
 };
 
 }  // namespace faultline::proxy
