@@ -61,7 +61,8 @@ std::vector<std::uint16_t> ports_connecting_to(std::uint16_t port) {
     return ports;
 }
 
-// A blocking client socket bound to 127.0.0.1:local_port and connected to `to` (at most 2 s).
+// A blocking client socket bound to 127.0.0.1:local_port and connected to `to` (at most 2 s); a
+// closed Fd when the kernel does not let that port be used again yet.
 Fd connect_from(std::uint16_t local_port, const sockaddr_in& to) {
     Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     REQUIRE(fd.is_open());
@@ -70,9 +71,15 @@ Fd connect_from(std::uint16_t local_port, const sockaddr_in& to) {
     const timeval limit{2, 0};
     REQUIRE(::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) == 0);
     const sockaddr_in local = loopback(local_port);
-    REQUIRE(::bind(fd.get(), reinterpret_cast<const sockaddr*>(&local), sizeof local) == 0);
-    const int connected = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to);
-    INFO("connect from port " << local_port << ": " << errno_name(connected == 0 ? 0 : errno));
+    const bool bound =
+        ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&local), sizeof local) == 0;
+    const int connected =
+        bound ? ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to) : -1;
+    const int error = connected == 0 ? 0 : errno;
+    // A filler whose handshake completed late was closed by faultline's side: its port waits in
+    // TIME_WAIT towards this same address, and the kernel will not reuse it yet.
+    if (error == EADDRINUSE || error == EADDRNOTAVAIL) return Fd();
+    INFO("connect from port " << local_port << ": " << errno_name(error));
     REQUIRE(connected == 0);
     return fd;
 }
@@ -215,6 +222,10 @@ TEST_SUITE("e2e reload") {
             CAPTURE(port);
             Session session;
             session.client = connect_from(port, fixture.proxy);
+            if (!session.client.is_open()) {
+                MESSAGE("port ", port, " is not free again yet: nothing to check for it");
+                continue;
+            }
             session.client_address = local_address(session.client.get());
             session.server = accept_from(fixture.server.fd.get(), 2s);
             REQUIRE_MESSAGE(session.server.is_open(), "the client was taken for a queue filler");
