@@ -34,6 +34,15 @@ int listen_any(std::uint16_t& port) {
     return fd;
 }
 
+// A proxy named `name` on 127.0.0.1 (a free port) in front of 127.0.0.1:upstream_port.
+rules::ProxyConfig loop_config(const std::string& name, std::uint16_t upstream_port) {
+    rules::ProxyConfig config;
+    config.name = name;
+    config.listen = {"127.0.0.1", 0};
+    config.upstream = {"127.0.0.1", upstream_port};
+    return config;
+}
+
 int connect_to(const std::string& text) {
     auto colon = text.rfind(':');
     sockaddr_in address{};
@@ -100,10 +109,7 @@ TEST_SUITE("proxy/session") {
     TEST_CASE("loop detection matches both ends of a connection, not a shared local port") {
         uv_loop_t loop;
         REQUIRE(uv_loop_init(&loop) == 0);
-        rules::ProxyConfig config;
-        config.name = "loop";
-        config.listen = {"127.0.0.1", 0};
-        config.upstream = {"127.0.0.1", 9};
+        const rules::ProxyConfig config = loop_config("loop", 9);
         {
             Runtime runtime(&loop);
             Proxy proxy(runtime, config);
@@ -130,10 +136,7 @@ TEST_SUITE("proxy/session") {
         REQUIRE(uv_loop_init(&loop) == 0);
         std::uint16_t port = 0;
         int server = listen_any(port);
-        rules::ProxyConfig config;
-        config.name = "queue";
-        config.listen = {"127.0.0.1", 0};
-        config.upstream = {"127.0.0.1", port};
+        const rules::ProxyConfig config = loop_config("queue", port);
         int clients[2] = {-1, -1};
         {
             Runtime runtime(&loop);
@@ -167,10 +170,7 @@ TEST_SUITE("proxy/session") {
     TEST_CASE("forwards a request and a reply across a half-close and leaks no handle") {
         std::uint16_t port = 0;
         int server = listen_any(port);
-        rules::ProxyConfig config;
-        config.name = "loop";
-        config.listen = {"127.0.0.1", 0};
-        config.upstream = {"127.0.0.1", port};
+        const rules::ProxyConfig config = loop_config("loop", port);
         std::string request, reply;
         run_proxy(config, [&](const std::string& address) {
             int client = connect_to(address);
@@ -192,10 +192,7 @@ TEST_SUITE("proxy/session") {
     TEST_CASE("clearing a live session resets the client and leaks no handle") {
         std::uint16_t port = 0;
         int server = listen_any(port);
-        rules::ProxyConfig config;
-        config.name = "loop";
-        config.listen = {"127.0.0.1", 0};
-        config.upstream = {"127.0.0.1", port};
+        const rules::ProxyConfig config = loop_config("loop", port);
         int client = -1;
         int accepted = -1;
         run_proxy(config, [&](const std::string& address) {
