@@ -1,6 +1,7 @@
 #include "proxy/run_mode.hpp"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -196,6 +197,9 @@ class Child {
         options.stdio = stdio;
         process_.data = this;
         started_at_ = uv_now(app_.loop());
+        // Nothing of faultline's but the standard streams may reach the command: spdlog opens
+        // the log file ([log] file) without close-on-exec.
+        (void)::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
         if (int err = uv_spawn(app_.loop(), &process_, &options); err != 0) {
             std::cerr << "faultline run: cannot start " << command_[0] << ": " << uv_strerror(err)
                       << '\n';

@@ -243,8 +243,8 @@ reason = "Reset-I"
     TEST_CASE("a second SIGTERM kills a command that ignores the first") {
         Listener server = listen_on_loopback();
         TempConfig config(run_config(server.port, ""));
-        Faultline run(run_args(config, {},
-                               {"bash", "-c", "trap '' TERM; echo ready; exec sleep 30"}));
+        Faultline run(
+            run_args(config, {}, {"bash", "-c", "trap '' TERM; echo ready; exec sleep 30"}));
         REQUIRE(run.wait_stdout([](const std::string& out) { return out == "ready\n"; }));
         run.signal(SIGTERM);
         // The command ignores it; nothing ends until the second.
@@ -273,6 +273,19 @@ reason = "Reset-I"
         CHECK(xml_problem(junit) == "");
         CHECK(junit.find("<failure message=\"the command did not run: proxy p: listen on") !=
               std::string::npos);
+    }
+
+    TEST_CASE("the command inherits none of faultline's descriptors, not even its log file") {
+        Listener server = listen_on_loopback();
+        TempDirectory logs;
+        const auto log_path = (logs.path / "faultline.log").string();
+        TempConfig config(run_config(server.port, "") + "\n[log]\nfile = \"" + log_path + "\"\n");
+        ProcessResult result =
+            run_faultline(run_args(config, {}, {"bash", "-c", "ls -l /proc/$$/fd"}), 20s);
+        INFO(result.out, result.err);
+        CHECK(result.status.code() == 0);
+        CHECK(result.out.find("faultline.log") == std::string::npos);
+        CHECK(result.out.find("socket:") == std::string::npos);
     }
 
     TEST_CASE("usage errors and invalid configurations exit 2 before running anything") {
