@@ -38,6 +38,10 @@ std::uint64_t mix(std::uint64_t z) {
 
 }  // namespace
 
+std::uint64_t splitmix64(std::uint64_t& state) {
+    return mix(state += 0x9E3779B97F4A7C15ULL);
+}
+
 std::uint64_t Runtime::session_seed(std::string_view proxy, std::uint64_t index) {
     if (!seed_) return unseeded_();
     // FNV-1a of the name: stable across runs and builds, unlike std::hash.

@@ -23,6 +23,9 @@
 
 namespace faultline::proxy {
 
+// SplitMix64: advances `state` and returns the next 64 random bits.
+[[nodiscard]] std::uint64_t splitmix64(std::uint64_t& state);
+
 class Runtime {
   public:
     explicit Runtime(uv_loop_t* loop);

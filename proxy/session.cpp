@@ -52,7 +52,7 @@ Session::Session(Runtime& runtime, Proxy& proxy, std::uint64_t id)
     : runtime_(runtime),
       proxy_(proxy),
       id_(id),
-      random_(runtime.session_seed(proxy.name(), proxy.next_connection_index())),
+      random_state_(runtime.session_seed(proxy.name(), proxy.next_connection_index())),
       timer_(this) {
     client_.session = this;
     client_.side = Side::client;

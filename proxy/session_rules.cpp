@@ -170,7 +170,8 @@ uv_loop_t* Session::chain_loop() const {
 }
 
 double Session::chain_random() {
-    return std::uniform_real_distribution<double>(0.0, 1.0)(random_);
+    // The top 53 bits as a double in [0, 1).
+    return static_cast<double>(splitmix64(random_state_) >> 11) * 0x1.0p-53;
 }
 
 faults::Micros Session::chain_last_activity() const {
