@@ -118,9 +118,7 @@ TEST_SUITE("e2e faults") {
         send_or_fail(session.client.get(), "ping");
         CHECK(recv_exact(session.server.get(), 4).bytes == "ping");
 
-        const auto reload = reload_fixture(fixture, "");
-        REQUIRE(reload);
-        CHECK((*reload)["event"] == "reload");
+        reload_applied(fixture, "");
         const Received got = recv_exact(session.client.get(), payload.size());
         CHECK(errno_name(got.error) == "0");
         CHECK(got.bytes.size() == payload.size());
@@ -559,9 +557,7 @@ TEST_SUITE("e2e faults") {
         }
         CHECK_FALSE(has_pending_connection(fixture.server.fd.get(), 0ms));
 
-        const auto reload = reload_fixture(fixture, "");
-        REQUIRE(reload);
-        CHECK((*reload)["event"] == "reload");
+        reload_applied(fixture, "");
         CHECK(fixture.faultline.wait_event(
             [](const Json& value) { return is_listener_state(value, "accepting"); }));
         Session session = fixture.open_session();

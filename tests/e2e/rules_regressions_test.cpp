@@ -43,7 +43,8 @@ TEST_SUITE("e2e rules regressions") {
         fixture.round_trip(session);
     }
 
-    TEST_CASE("a reload that changes only a proxy's timers keeps its connections and applies them") {
+    TEST_CASE(
+        "a reload that changes only a proxy's timers keeps its connections and applies them") {
         ProxyFixture fixture;
         INFO(fixture.faultline.log_tail());
         Session session = fixture.open_session();

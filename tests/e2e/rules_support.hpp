@@ -105,6 +105,15 @@ inline std::optional<Json> reload_fixture(ProxyFixture& fixture, std::string_vie
                                    proxy_config(fixture.server.port, settings));
 }
 
+// Rewrites the fixture's file with `settings`, requires that the reload was applied, and returns
+// its `reload` event.
+inline Json reload_applied(ProxyFixture& fixture, std::string_view settings) {
+    const auto reload = reload_fixture(fixture, settings);
+    REQUIRE(reload);
+    REQUIRE((*reload)["event"] == "reload");
+    return *reload;
+}
+
 // Whether a `rule_fired` event for the rule was logged (waiting up to `timeout`).
 inline bool rule_fired(Faultline& faultline, std::string_view rule, Millis timeout = 0ms) {
     return faultline
