@@ -3,7 +3,9 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 
 namespace faultline::proxy {
 
@@ -27,6 +29,26 @@ std::string local_address(const uv_tcp_t* tcp) {
     int length = sizeof storage;
     if (uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&storage), &length) != 0) return {};
     return address_text(reinterpret_cast<const sockaddr&>(storage));
+}
+
+namespace {
+
+std::size_t queued_bytes(const uv_tcp_t* tcp, unsigned long request) {
+    uv_os_fd_t fd = -1;
+    if (tcp == nullptr || uv_fileno(reinterpret_cast<const uv_handle_t*>(tcp), &fd) != 0) return 0;
+    int value = 0;
+    if (ioctl(fd, request, &value) != 0) return 0;
+    return value > 0 ? static_cast<std::size_t>(value) : 0;
+}
+
+}  // namespace
+
+std::size_t unread_bytes(const uv_tcp_t* tcp) {
+    return queued_bytes(tcp, SIOCINQ);
+}
+
+std::size_t unsent_bytes(const uv_tcp_t* tcp) {
+    return queued_bytes(tcp, SIOCOUTQ);
 }
 
 std::string peer_address(const uv_tcp_t* tcp) {

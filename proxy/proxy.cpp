@@ -133,35 +133,48 @@ void Proxy::on_acceptable(uv_poll_t* handle, int status, int) {
     self->accept_pending();
 }
 
+int Proxy::accept_client(sockaddr_storage& peer) {
+    for (;;) {
+        peer = {};  // left empty (AF_UNSPEC) when the kernel does not know the client's address
+        socklen_t length = sizeof peer;
+        int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &length,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            int error = errno;
+            if (error == EINTR || error == ECONNABORTED) continue;
+            if ((error == EAGAIN || error == EWOULDBLOCK) && filler_fds_.empty()) {
+                // The queue is drained: the released fillers that were in it are all accepted,
+                // and any other filler address is stale (a later client could come from that
+                // port).
+                filler_addresses_.clear();
+            }
+            return -error;
+        }
+        if (!filler_addresses_.empty() &&
+            filler_addresses_.erase(address_text(reinterpret_cast<const sockaddr&>(peer)))) {
+            ::close(fd);  // one of faultline's own queue fillers: no session, no record
+            continue;
+        }
+        return fd;
+    }
+}
+
 void Proxy::accept_pending() {
     // Bounded, so that a flood of connects cannot starve the sessions already running.
     for (int i = 0; i < 64 && listen_fd_ >= 0 && !is_paused_; ++i) {
         sockaddr_storage peer{};
-        socklen_t length = sizeof peer;
-        int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &length,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept_client(peer);
         if (fd >= 0) {
-            if (!filler_addresses_.empty() &&
-                filler_addresses_.erase(address_text(reinterpret_cast<const sockaddr&>(peer)))) {
-                ::close(fd);  // one of faultline's own queue fillers: no session, no record
-                continue;
-            }
-            start_session(fd, length > 0 ? reinterpret_cast<const sockaddr*>(&peer) : nullptr);
+            start_session(fd, peer.ss_family != AF_UNSPEC ? reinterpret_cast<const sockaddr*>(&peer)
+                                                          : nullptr);
             continue;
         }
-        int error = errno;
-        if (error == EINTR || error == ECONNABORTED) continue;
-        if (error == EAGAIN || error == EWOULDBLOCK) {
-            // The queue is drained: the released fillers that were in it are all accepted, and
-            // any other filler address is stale (a later client could come from that port).
-            if (filler_fds_.empty()) filler_addresses_.clear();
-            return;
-        }
-        if (error == EMFILE || error == ENFILE) {
-            drop_one(-error);
+        if (fd == -EAGAIN || fd == -EWOULDBLOCK) return;
+        if (fd == -EMFILE || fd == -ENFILE) {
+            drop_one(fd);
         } else {
             // ENOBUFS, ENOMEM and the like: the poll would report the listener at once again.
-            pause_accepting(-error);
+            pause_accepting(fd);
         }
         return;
     }
@@ -194,8 +207,7 @@ void Proxy::drop_one(int status) {
 bool Proxy::reset_next_with_reserve(const Cause& cause) {
     runtime_.release_reserve_descriptor();
     sockaddr_storage peer{};
-    socklen_t length = sizeof peer;
-    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_CLOEXEC);
+    int fd = accept_client(peer);
     if (fd >= 0) reset_and_record(fd, peer, cause);
     runtime_.restore_reserve_descriptor();
     return fd >= 0;
@@ -221,21 +233,12 @@ void Proxy::reset_accept_queue() {
     const Cause cleared{Reason::xlate_clear, Initiator::faultline, {}, {}};
     while (listen_fd_ >= 0) {
         sockaddr_storage peer{};
-        socklen_t length = sizeof peer;
-        int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &length,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            int error = errno;
-            if (error == EINTR || error == ECONNABORTED) continue;
-            if ((error == EMFILE || error == ENFILE) && reset_next_with_reserve(cleared)) continue;
+        int fd = accept_client(peer);
+        if (fd >= 0) {
+            reset_and_record(fd, peer, cleared);
+        } else if ((fd != -EMFILE && fd != -ENFILE) || !reset_next_with_reserve(cleared)) {
             return;  // drained (EAGAIN), or a listener that no longer accepts (refuse reject)
         }
-        if (!filler_addresses_.empty() &&
-            filler_addresses_.erase(address_text(reinterpret_cast<const sockaddr&>(peer)))) {
-            ::close(fd);
-            continue;
-        }
-        reset_and_record(fd, peer, cleared);
     }
 }
 

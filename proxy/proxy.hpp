@@ -70,6 +70,9 @@ class Proxy {
     static void on_acceptable(uv_poll_t* handle, int status, int events);
     static void on_resume(uv_timer_t* handle);
     void accept_pending();
+    // The next client from the accept queue, skipping faultline's own queue fillers: its
+    // descriptor, or -errno (-EAGAIN when the queue is empty).
+    int accept_client(sockaddr_storage& peer);
     void start_session(int fd, const sockaddr* peer);
     void drop_one(int status);
     // Accepts the next queued connection with the reserve descriptor (when out of descriptors),

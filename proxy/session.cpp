@@ -2,7 +2,6 @@
 #include "proxy/session.hpp"
 
 #include <netinet/in.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,19 +15,6 @@
 #include "proxy/runtime.hpp"
 
 namespace faultline::proxy {
-
-namespace {
-
-// Bytes the kernel has received on a socket that faultline has not read yet.
-std::size_t unread_bytes(const uv_tcp_t* tcp) {
-    uv_os_fd_t fd = -1;
-    if (tcp == nullptr || uv_fileno(reinterpret_cast<const uv_handle_t*>(tcp), &fd) != 0) return 0;
-    int value = 0;
-    if (ioctl(fd, FIONREAD, &value) != 0) return 0;
-    return value > 0 ? static_cast<std::size_t>(value) : 0;
-}
-
-}  // namespace
 
 // A queued write owns its bytes: a pool buffer, or for a small remainder an exact-size copy, so
 // that many small queued chunks do not each hold a whole pool buffer.

@@ -1,12 +1,11 @@
 // How a session runs its proxy's rules: which rules apply to it (match conditions, toxicity drawn
 // once), the chains of running faults per stream, and what a fault may ask of the connection.
 // Nothing here names a fault type.
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
 
 #include <algorithm>
 #include <cstring>
 
+#include "proxy/address.hpp"
 #include "proxy/log.hpp"
 #include "proxy/proxy.hpp"
 #include "proxy/runtime.hpp"
@@ -22,15 +21,6 @@ std::size_t stream_index(faults::Stream stream) {
 faults::Stream opposite(faults::Stream stream) {
     return stream == faults::Stream::upstream ? faults::Stream::downstream
                                               : faults::Stream::upstream;
-}
-
-// Bytes the kernel still holds for sending on a socket.
-std::size_t unsent_bytes(const uv_tcp_t* tcp) {
-    uv_os_fd_t fd = -1;
-    if (uv_fileno(reinterpret_cast<const uv_handle_t*>(tcp), &fd) != 0) return 0;
-    int value = 0;
-    if (ioctl(fd, SIOCOUTQ, &value) != 0) return 0;
-    return value > 0 ? static_cast<std::size_t>(value) : 0;
 }
 
 }  // namespace

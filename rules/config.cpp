@@ -345,18 +345,15 @@ class ConfigReader : public TomlReader {
     static std::optional<std::string> listener_rule(
         const Config& config, const std::vector<std::pair<std::string, std::string>>& keys) {
         for (const auto& [proxy_name, rule_name] : keys) {
-            for (const auto& proxy : config.proxies) {
-                if (proxy.name != proxy_name) continue;
-                for (const auto& rule : proxy.rules) {
-                    if (rule.name != rule_name || !rule.fault) continue;
-                    switch (rule.fault->listener_action()) {
-                        case faults::ListenerAction::reject:
-                            return "refuse reject";
-                        case faults::ListenerAction::drop:
-                            return "refuse drop";
-                        case faults::ListenerAction::none:
-                            break;
-                    }
+            for (const auto& rule : find_proxy(config, proxy_name)->rules) {
+                if (rule.name != rule_name || !rule.fault) continue;
+                switch (rule.fault->listener_action()) {
+                    case faults::ListenerAction::reject:
+                        return "refuse reject";
+                    case faults::ListenerAction::drop:
+                        return "refuse drop";
+                    case faults::ListenerAction::none:
+                        break;
                 }
             }
         }
