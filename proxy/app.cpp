@@ -52,6 +52,12 @@ void App::start() {
         config_.api.token);
     runtime_->on_record = [this](const nlohmann::ordered_json& record) {
         if (api_) api_->broadcast(record.dump() + "\n");
+        // Draining: the session that wrote this record is gone once the loop turns.
+        if (drain_timer_) {
+            runtime_->defer([this] {
+                if (runtime_->sessions().empty()) shutdown(drain_cause_);
+            });
+        }
     };
     if (!is_api_served_) {
         api_.reset();
@@ -225,21 +231,18 @@ void App::drain_then_stop(std::chrono::milliseconds grace, std::string cause) {
     for (auto& proxy : proxies_)
         proxy->stop_listening();
     drain_cause_ = std::move(cause);
-    drain_deadline_ = uv_now(&loop_) + static_cast<std::uint64_t>(grace.count());
     drain_timer_ = UvHandle<uv_timer_t>(this);
     if (uv_timer_init(&loop_, drain_timer_.get()) != 0) return shutdown(drain_cause_);
     drain_timer_.mark_initialised();
-    // Sessions end on their own callbacks; a short tick notices the last one without a hook in
-    // every ending path.
-    (void)uv_timer_start(drain_timer_.get(), on_drain_timer, 10, 10);
+    // The last record ends the wait early (on_record); the timer ends it at the latest.
+    (void)uv_timer_start(drain_timer_.get(), on_drain_timer,
+                         static_cast<std::uint64_t>(grace.count()), 0);
 }
 
 void App::on_drain_timer(uv_timer_t* handle) {
     auto* self = static_cast<App*>(handle->data);
     if (!self) return;
-    if (self->runtime_->sessions().empty() || uv_now(&self->loop_) >= self->drain_deadline_) {
-        self->shutdown(self->drain_cause_);
-    }
+    self->shutdown(self->drain_cause_);
 }
 
 std::vector<std::pair<std::string, std::string>> App::proxy_addresses() const {

@@ -95,8 +95,7 @@ class App {
     std::optional<std::string> config_path_;
     UvHandle<uv_fs_event_t> watcher_;
     UvHandle<uv_timer_t> reload_timer_;  // coalesces the several events of one save
-    UvHandle<uv_timer_t> drain_timer_;   // drain_then_stop: checks for the last connection
-    std::uint64_t drain_deadline_ = 0;
+    UvHandle<uv_timer_t> drain_timer_;   // drain_then_stop: the grace period
     std::string drain_cause_;
     uv_loop_t loop_{};
     std::unique_ptr<Runtime> runtime_;

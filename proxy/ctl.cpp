@@ -212,15 +212,9 @@ int follow_events(const std::string& url, bool as_json) {
         ::close(fd);
         throw;
     }
-    constexpr std::size_t widths[] = {6, 10, 12, 8, 32, 32, 10};
-    auto print_row = [&](const std::vector<std::string>& row) {
-        std::string line;
-        for (std::size_t i = 0; i < row.size(); ++i) {
-            line += row[i];
-            if (i < std::size(widths))
-                line += std::string(widths[i] > row[i].size() ? widths[i] - row[i].size() : 1, ' ');
-        }
-        std::cout << line << std::endl;
+    const std::vector<std::size_t> widths{4, 8, 11, 7, 30, 30, 8};
+    auto print_row = [&](const TableRow& row) {
+        std::cout << format_row(row, widths) << std::flush;
     };
     if (!as_json) print_row(event_header);
     for (;;) {

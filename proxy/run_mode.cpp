@@ -132,8 +132,8 @@ void apply_options(const Options& options, rules::Config& config) {
     }
 }
 
-// Every proxy's variable, refusing two names that give the same one.
-std::map<std::string, std::string> address_variables(const rules::Config& config) {
+// Refuses two proxy names that would give the same variable.
+void check_address_variables(const rules::Config& config) {
     std::map<std::string, std::string> owners;
     for (const auto& proxy : config.proxies) {
         auto [it, is_new] = owners.emplace(address_variable(proxy.name), proxy.name);
@@ -142,7 +142,6 @@ std::map<std::string, std::string> address_variables(const rules::Config& config
                         "' would both be exported as " + it->first + "; rename one"};
         }
     }
-    return owners;
 }
 
 std::string signal_text(int signum) {
@@ -158,10 +157,11 @@ class Child {
     Child(App& app, std::vector<std::string> command, std::chrono::milliseconds grace)
         : app_(app), command_(std::move(command)), grace_(grace) {}
 
-    void start() {
+    // `addresses`: each proxy's name and the address it listens on.
+    void start(const std::vector<std::pair<std::string, std::string>>& addresses) {
         std::vector<std::string> environment;
         std::map<std::string, std::string> exported;
-        for (const auto& [name, address] : app_.proxy_addresses())
+        for (const auto& [name, address] : addresses)
             exported[address_variable(name)] = address;
         for (char** entry = environ; entry && *entry; ++entry) {
             std::string_view text(*entry);
@@ -312,7 +312,7 @@ int run_mode(const std::vector<std::string_view>& args) {
         options = parse_options(args);
         config = rules::load_config(options.config_path);
         apply_options(options, config);
-        (void)address_variables(config);
+        check_address_variables(config);
         setup_logging(config.log);
     } catch (const Usage& usage) {
         std::cerr << "faultline run: " << usage.message << "\n\n" << run_usage;
@@ -332,7 +332,7 @@ int run_mode(const std::vector<std::string_view>& args) {
     std::vector<std::pair<std::string, std::string>> addresses;
     app.on_ready = [&] {
         addresses = app.proxy_addresses();
-        child.start();
+        child.start(addresses);
     };
     std::optional<std::string> startup_error;
     try {

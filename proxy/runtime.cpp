@@ -123,27 +123,34 @@ void Runtime::clear_sessions(const Proxy* proxy, Reason reason) {
         session->clear(reason);
 }
 
-std::string Runtime::connection_key(std::string_view from, std::string_view to) {
-    return std::string(from) + ">" + std::string(to);
+void Runtime::register_upstream(const std::string& local, std::string destination,
+                                Session& session) {
+    upstreams_[local].push_back({std::move(destination), &session});
 }
 
-void Runtime::register_upstream(const std::string& key, Session& session) {
-    upstreams_[key] = &session;
+void Runtime::unregister_upstream(const std::string& local, const Session& session) {
+    auto it = upstreams_.find(local);
+    if (it == upstreams_.end()) return;
+    std::erase_if(it->second, [&session](const Upstream& u) { return u.session == &session; });
+    if (it->second.empty()) upstreams_.erase(it);
 }
 
-void Runtime::unregister_upstream(const std::string& key) {
-    upstreams_.erase(key);
+Session* Runtime::upstream_session(const std::string& client_address,
+                                   const Reached& reached) const {
+    auto it = upstreams_.find(client_address);
+    if (it == upstreams_.end()) return nullptr;
+    const std::string destination = reached();
+    for (const Upstream& upstream : it->second) {
+        if (upstream.destination == destination) return upstream.session;
+    }
+    return nullptr;
 }
 
-Session* Runtime::upstream_session(const std::string& key) const {
-    auto it = upstreams_.find(key);
-    return it == upstreams_.end() ? nullptr : it->second;
-}
-
-std::vector<Session*> Runtime::loop_chain(const std::string& client_key, const Proxy& proxy) const {
+std::vector<Session*> Runtime::loop_chain(const std::string& client_address, const Reached& reached,
+                                          const Proxy& proxy) const {
     std::vector<Session*> chain;
-    for (Session* s = upstream_session(client_key); s && chain.size() < 64;
-         s = upstream_session(s->client_key())) {
+    for (Session* s = upstream_session(client_address, reached); s && chain.size() < 64;
+         s = upstream_session(s->client_address(), [s] { return s->client_reached(); })) {
         chain.push_back(s);
         if (&s->proxy() == &proxy) return chain;
     }

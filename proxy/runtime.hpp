@@ -60,20 +60,20 @@ class Runtime {
     // Ends live sessions (all, or one proxy's) with the given reason.
     void clear_sessions(const Proxy* proxy, Reason reason);
 
-    // Loop detection. A connection is named by both its ends, "LOCAL>REMOTE" as seen from its
-    // own side: an upstream socket by its local and destination addresses, a client connection
-    // by the client's address and the address it reached. A client connection comes from one of
-    // faultline's upstream sockets exactly when the client's pair equals the upstream's; one end
-    // alone is not enough, since the kernel gives the same local port to connections towards
-    // different destinations.
-    [[nodiscard]] static std::string connection_key(std::string_view from, std::string_view to);
-    void register_upstream(const std::string& key, Session& session);
-    void unregister_upstream(const std::string& key);
-    [[nodiscard]] Session* upstream_session(const std::string& key) const;
-    // When the client connection `client_key` to `proxy` closes a loop (it comes from one of
-    // faultline's upstream sockets, through a chain of sessions that started at `proxy`): that
-    // chain, nearest first. Empty when there is no loop.
-    [[nodiscard]] std::vector<Session*> loop_chain(const std::string& client_key,
+    // Loop detection. Upstream sockets are registered by their local address, with their
+    // destination. A client connection comes from one of them exactly when the client's address
+    // is that local address and the address the client reached is that destination: one end
+    // alone is not enough, since the kernel gives one local port to connections towards
+    // different destinations. The reached address costs a system call, so `reached` is asked
+    // only when a client's address matches.
+    using Reached = std::function<std::string()>;
+    void register_upstream(const std::string& local, std::string destination, Session& session);
+    void unregister_upstream(const std::string& local, const Session& session);
+    // When the client connection from `client_address` to `proxy` closes a loop (it comes from
+    // one of faultline's upstream sockets, through a chain of sessions that started at `proxy`):
+    // that chain, nearest first. Empty when there is no loop.
+    [[nodiscard]] std::vector<Session*> loop_chain(const std::string& client_address,
+                                                   const Reached& reached,
                                                    const Proxy& proxy) const;
 
     // One descriptor kept open for the moment when there is none left: released to accept a
@@ -116,7 +116,14 @@ class Runtime {
     std::map<std::uint64_t, std::unique_ptr<Session>> sessions_;
     std::vector<std::unique_ptr<Session>> retired_;
     std::vector<std::function<void()>> deferred_;
-    std::unordered_map<std::string, Session*> upstreams_;
+    struct Upstream {
+        std::string destination;
+        Session* session = nullptr;
+    };
+    // The upstream session a client connection comes from, or nullptr.
+    [[nodiscard]] Session* upstream_session(const std::string& client_address,
+                                            const Reached& reached) const;
+    std::unordered_map<std::string, std::vector<Upstream>> upstreams_;  // by local address
     UvHandle<uv_check_t> reaper_;
     int reserve_fd_ = -1;
     std::deque<nlohmann::ordered_json> recent_;

@@ -225,7 +225,7 @@ void Session::on_eof(Leg& from) {
     from.is_reading = false;  // libuv stops reading at EOF
     from.history.sent_fin = true;
     from.history.state = EndpointState::fin_received;
-    if (!first_fin_) first_fin_ = from.side;
+    if (!first_fin_) first_fin_ = Cause{Reason::tcp_fins, initiator_of(from.side), {}, {}};
     note_activity();
     faults::Stream stream = stream_into(other(from));
     if (is_transparent(stream)) {
@@ -252,7 +252,9 @@ void Session::deliver_end(faults::Stream stream) {
         return;
     }
     to.is_shutdown_requested = true;
-    if (!from.has_eof && !first_fin_ && !rule_fin_first_) rule_fin_first_ = last_fired_rule_;
+    if (!from.has_eof && !first_fin_) {
+        first_fin_ = Cause{Reason::tcp_fins, Initiator::faultline, {}, last_fired_rule_};
+    }
     if (!to.has_eof) {
         half_closed_at_ = uv_now(runtime_.loop());
         arm_timer();
@@ -292,9 +294,7 @@ void Session::maybe_end_gracefully() {
     if (!(client_.has_eof && server_.has_eof && client_.is_shut_down && server_.is_shut_down)) {
         return;
     }
-    Cause cause{Reason::tcp_fins, initiator_of(first_fin_.value_or(Side::client)), {}, {}};
-    if (rule_fin_first_) cause = {Reason::tcp_fins, Initiator::faultline, {}, *rule_fin_first_};
-    set_cause(std::move(cause));
+    set_cause(first_fin_.value_or(Cause{Reason::tcp_fins, Initiator::client, {}, {}}));
     client_.history.state = EndpointState::closed;
     server_.history.state = EndpointState::closed;
     close_leg(client_, false);
@@ -493,7 +493,7 @@ void Session::finish() {
         (void)uv_cancel(reinterpret_cast<uv_req_t*>(resolving_));
         resolving_ = nullptr;
     }
-    if (!upstream_key_.empty()) runtime_.unregister_upstream(upstream_key_);
+    if (!upstream_local_.empty()) runtime_.unregister_upstream(upstream_local_, *this);
 
     TeardownRecord record;
     record.id = id_;

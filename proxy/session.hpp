@@ -62,8 +62,8 @@ class Session final : private ChainHost {
     [[nodiscard]] const Proxy& proxy() const { return proxy_; }
     [[nodiscard]] bool is_finished() const { return finished_; }
     [[nodiscard]] const std::string& client_address() const { return client_.history.address; }
-    // The client connection as loop detection names it (Runtime::connection_key).
-    [[nodiscard]] const std::string& client_key() const { return client_key_; }
+    // The address the client connected to (a system call: for loop detection only).
+    [[nodiscard]] std::string client_reached() const;
     // For GET /connections: the live state as JSON (id, proxy, client, upstream, age, bytes,
     // the rules acting on it).
     [[nodiscard]] nlohmann::ordered_json describe() const;
@@ -178,14 +178,13 @@ class Session final : private ChainHost {
     Leg server_;
     UvHandle<uv_timer_t> timer_;
     uv_getaddrinfo_t* resolving_ = nullptr;
-    std::string upstream_key_;  // the upstream socket, registered for loop detection
-    std::string client_key_;    // the client connection, for the same
+    std::string upstream_local_;  // the upstream socket's address, registered for loop detection
     std::vector<sockaddr_storage> candidates_;  // a host name's addresses, tried in order
     std::size_t attempts_ = 0;
     std::optional<Cause> cause_;
-    std::optional<Side> first_fin_;
-    // A rule sent the first FIN of the connection (half_close early_fin): its name.
-    std::optional<std::string> rule_fin_first_;
+    // Who sent the connection's first FIN, as the cause of a TCP FINs ending: an endpoint, or
+    // faultline for a rule (half_close early_fin).
+    std::optional<Cause> first_fin_;
     std::uint64_t started_at_ = 0;  // loop time, ms
     std::uint64_t last_activity_ = 0;
     std::uint64_t half_closed_at_ = 0;

@@ -25,9 +25,9 @@ void Session::start(UvHandle<uv_tcp_t> client, const sockaddr* peer) {
 
     // A connection that comes from one of faultline's own upstream sockets, through a chain
     // that leads back to this proxy, would loop forever: refuse it and end the chain.
-    client_key_ =
-        Runtime::connection_key(client_.history.address, local_address(client_.tcp.get()));
-    if (auto chain = runtime_.loop_chain(client_key_, proxy_); !chain.empty()) {
+    auto reached = [this] { return client_reached(); };
+    if (auto chain = runtime_.loop_chain(client_.history.address, reached, proxy_);
+        !chain.empty()) {
         end_with_reset({Reason::syn_control, Initiator::faultline, {}, {}}, EndpointState::rst_sent,
                        EndpointState::not_connected);
         for (Session* s : chain)
@@ -45,6 +45,10 @@ void Session::start(UvHandle<uv_tcp_t> client, const sockaddr* peer) {
     }
     connect_upstream();
     if (!finished_) arm_timer();
+}
+
+std::string Session::client_reached() const {
+    return local_address(client_.tcp.get());
 }
 
 void Session::connect_upstream() {
@@ -104,10 +108,9 @@ void Session::connect_to(const sockaddr& address) {
         return;
     }
     // connect() has already bound the local port: remember it before the SYN can come back.
-    std::string local = local_address(server_.tcp.get());
-    if (!local.empty()) {
-        upstream_key_ = Runtime::connection_key(local, address_text(address));
-        runtime_.register_upstream(upstream_key_, *this);
+    upstream_local_ = local_address(server_.tcp.get());
+    if (!upstream_local_.empty()) {
+        runtime_.register_upstream(upstream_local_, address_text(address), *this);
     }
 }
 
@@ -123,8 +126,8 @@ void Session::on_connected(int status) {
     if (status != 0 && attempts_ < candidates_.size()) {
         // The next address of the name, as a direct client would try it (localhost: ::1, then
         // 127.0.0.1).
-        if (!upstream_key_.empty()) {
-            runtime_.unregister_upstream(std::exchange(upstream_key_, {}));
+        if (!upstream_local_.empty()) {
+            runtime_.unregister_upstream(std::exchange(upstream_local_, {}), *this);
         }
         connect_to(reinterpret_cast<const sockaddr&>(candidates_[attempts_]));
         return;

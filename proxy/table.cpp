@@ -4,6 +4,20 @@
 
 namespace faultline::proxy {
 
+std::string format_row(const TableRow& row, const std::vector<std::size_t>& widths) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+        line += row[i];
+        if (i + 1 < row.size()) {
+            std::size_t width = i < widths.size() ? widths[i] : 0;
+            line += std::string(width > row[i].size() ? width - row[i].size() + 2 : 2, ' ');
+        }
+    }
+    while (!line.empty() && line.back() == ' ')
+        line.pop_back();
+    return line + '\n';
+}
+
 std::string format_table(const TableRow& header, const std::vector<TableRow>& rows) {
     std::vector<std::size_t> widths(header.size());
     for (std::size_t i = 0; i < header.size(); ++i)
@@ -12,22 +26,9 @@ std::string format_table(const TableRow& header, const std::vector<TableRow>& ro
         for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i)
             widths[i] = std::max(widths[i], row[i].size());
     }
-    std::string out;
-    auto add_row = [&](const TableRow& row) {
-        std::string line;
-        for (std::size_t i = 0; i < row.size(); ++i) {
-            line += row[i];
-            if (i + 1 < row.size() && i < widths.size()) {
-                line += std::string(widths[i] - row[i].size() + 2, ' ');
-            }
-        }
-        while (!line.empty() && line.back() == ' ')
-            line.pop_back();
-        out += line + '\n';
-    };
-    add_row(header);
+    std::string out = format_row(header, widths);
     for (const auto& row : rows)
-        add_row(row);
+        out += format_row(row, widths);
     return out;
 }
 

@@ -3,34 +3,14 @@
 
 #include <fmt/format.h>
 
+#include "rules/config.hpp"
+
 namespace faultline::proxy {
 
+// The names live with the configuration, which checks [[expect]] reason = "..." against them;
+// the list follows the order of enum Reason.
 std::string_view reason_name(Reason reason) {
-    switch (reason) {
-        case Reason::reset_i:
-            return "Reset-I";
-        case Reason::reset_o:
-            return "Reset-O";
-        case Reason::tcp_fins:
-            return "TCP FINs";
-        case Reason::fin_timeout:
-            return "FIN Timeout";
-        case Reason::syn_timeout:
-            return "SYN Timeout";
-        case Reason::xlate_clear:
-            return "Xlate Clear";
-        case Reason::deny:
-            return "Deny";
-        case Reason::syn_control:
-            return "SYN Control";
-        case Reason::uauth_deny:
-            return "Uauth Deny";
-        case Reason::unknown:
-            return "Unknown";
-        case Reason::conn_timeout:
-            return "Conn-timeout";
-    }
-    return "Unknown";
+    return rules::teardown_reason_names().at(static_cast<std::size_t>(reason));
 }
 
 std::string_view state_name(EndpointState state) {

@@ -228,8 +228,7 @@ class ConfigReader : public TomlReader {
         check_keys(table, path, expect_keys);
         Expectation expectation;
         const auto& where = table.source().begin;
-        expectation.where = std::string(source()) + ":" + std::to_string(where.line) + ":" +
-                            std::to_string(where.column);
+        expectation.where = location(where);
         const auto reason = read_string(table, "reason", path);
         const auto rule = read_string(table, "rule", path);
         expectation.proxy = read_string(table, "proxy", path);
@@ -334,8 +333,9 @@ class ConfigReader : public TomlReader {
                 keys.emplace_back(candidate.name, name);
                 continue;
             }
-            for (const char* suffix : {"_upstream", "_downstream"}) {
-                if (has(candidate, name + suffix)) keys.emplace_back(candidate.name, name + suffix);
+            for (auto stream : {faults::Stream::upstream, faults::Stream::downstream}) {
+                std::string half = name + "_" + std::string(stream_name(stream));
+                if (has(candidate, half)) keys.emplace_back(candidate.name, half);
             }
         }
         return keys;

@@ -62,7 +62,8 @@ struct LogConfig {
     std::optional<std::string> file;  // standard error when absent
 };
 
-// The teardown reasons by their log names ("Reset-I", ...), for [[expect]] reason = "...".
+// The teardown reasons by their log names ("Reset-I", ...), in the order of proxy::Reason: the
+// records' names, and what [[expect]] reason = "..." accepts.
 [[nodiscard]] const std::vector<std::string_view>& teardown_reason_names();
 
 // One [[expect]] entry: something `faultline run` must have seen for the run to pass, so that a

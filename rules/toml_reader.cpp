@@ -45,11 +45,14 @@ std::string_view type_phrase(toml::node_type type) {
     return phrases.at(static_cast<std::size_t>(type));
 }
 
+std::string TomlReader::location(toml::source_position where) const {
+    return source_ + ":" + std::to_string(where.line) + ":" + std::to_string(where.column);
+}
+
 void TomlReader::error(toml::source_position where, std::string_view path,
                        std::string_view message) {
-    errors_.push_back({where, source_ + ":" + std::to_string(where.line) + ":" +
-                                  std::to_string(where.column) + ": " + std::string(path) + ": " +
-                                  std::string(message)});
+    errors_.push_back(
+        {where, location(where) + ": " + std::string(path) + ": " + std::string(message)});
 }
 
 void TomlReader::mismatch(const toml::node& node, std::string_view path,
@@ -58,20 +61,12 @@ void TomlReader::mismatch(const toml::node& node, std::string_view path,
           "expected " + std::string(expected) + ", got " + std::string(type_phrase(node.type())));
 }
 
-void TomlReader::check_keys(const toml::table& table, std::string_view path, Keys known,
-                            std::span<const UnsupportedKey> unsupported) {
+void TomlReader::check_keys(const toml::table& table, std::string_view path, Keys known) {
     for (const auto& [key, node] : table) {
         const auto name = key.str();
         if (std::find(known.begin(), known.end(), name) != known.end()) continue;
-        const auto where = entry_position(key, node);
-        const auto refused =
-            std::find_if(unsupported.begin(), unsupported.end(),
-                         [name](const UnsupportedKey& u) { return u.key == name; });
-        if (refused != unsupported.end()) {
-            error(where, member(path, name), refused->reason);
-        } else {
-            error(where, member(path, name), "unknown key; known: " + join(known, ", "));
-        }
+        error(entry_position(key, node), member(path, name),
+              "unknown key; known: " + join(known, ", "));
     }
 }
 

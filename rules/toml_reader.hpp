@@ -20,12 +20,6 @@ namespace faultline::rules {
 
 using Keys = std::span<const std::string_view>;
 
-// A key that later versions will understand: refused with a clear reason, never ignored.
-struct UnsupportedKey {
-    std::string_view key;
-    std::string_view reason;
-};
-
 template <typename Words>
 std::string join(const Words& words, std::string_view separator) {
     std::string out;
@@ -67,8 +61,7 @@ class TomlReader {
     }
 
     // Reports every key of `table` that is not in `known`, at the key.
-    void check_keys(const toml::table& table, std::string_view path, Keys known,
-                    std::span<const UnsupportedKey> unsupported = {});
+    void check_keys(const toml::table& table, std::string_view path, Keys known);
     // Reports a missing key at the table; true when the key is there.
     bool require(const toml::table& table, std::string_view path, std::string_view key);
 
@@ -90,7 +83,8 @@ class TomlReader {
     // The errors found, in file order.
     [[nodiscard]] std::vector<std::string> errors();
     [[nodiscard]] std::size_t error_count() const { return errors_.size(); }
-    [[nodiscard]] const std::string& source() const { return source_; }
+    // "chaos.toml:12:1": where messages say something is.
+    [[nodiscard]] std::string location(toml::source_position where) const;
 
   private:
     struct Error {

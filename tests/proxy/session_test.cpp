@@ -115,15 +115,16 @@ TEST_SUITE("proxy/session") {
             Proxy proxy(runtime, config);
             Session& upstream = runtime.create_session(proxy);
             // An upstream socket of this proxy, from local port 40000 to the proxy's own port.
-            const auto looping = Runtime::connection_key("127.0.0.1:40000", "127.0.0.1:5000");
-            runtime.register_upstream(looping, upstream);
-            CHECK(runtime.loop_chain(looping, proxy) == std::vector<Session*>{&upstream});
+            runtime.register_upstream("127.0.0.1:40000", "127.0.0.1:5000", upstream);
+            auto reached_proxy = [] { return std::string("127.0.0.1:5000"); };
+            CHECK(runtime.loop_chain("127.0.0.1:40000", reached_proxy, proxy) ==
+                  std::vector<Session*>{&upstream});
             // A client that the kernel gave the same local port, towards the proxy, while the
             // upstream socket goes elsewhere: no loop.
-            runtime.unregister_upstream(looping);
-            runtime.register_upstream(Runtime::connection_key("127.0.0.1:40000", "127.0.0.1:6000"),
-                                      upstream);
-            CHECK(runtime.loop_chain(looping, proxy).empty());
+            runtime.unregister_upstream("127.0.0.1:40000", upstream);
+            runtime.register_upstream("127.0.0.1:40000", "127.0.0.1:6000", upstream);
+            CHECK(runtime.loop_chain("127.0.0.1:40000", reached_proxy, proxy).empty());
+            runtime.unregister_upstream("127.0.0.1:40000", upstream);
             runtime.clear_sessions(nullptr, Reason::xlate_clear);
             runtime.close();
         }
