@@ -111,27 +111,9 @@ int run_serve(const std::vector<std::string_view>& args) {
             std::cerr << error << '\n';
         return 2;
     }
-    if (api) {
-        auto parsed = faultline::rules::parse_listen_endpoint(*api);
-        if (!parsed.endpoint) throw UsageError{"--api: " + parsed.error, serve_usage};
-        if (!parsed.endpoint->is_loopback() && !config.api.token) {
-            throw UsageError{"--api: listening on " + parsed.endpoint->text() +
-                                 " beyond loopback requires api.token in the configuration",
-                             serve_usage};
-        }
-        config.api.listen = *parsed.endpoint;
+    if (auto problem = faultline::rules::apply_overrides(config, {api, log_format, log_level})) {
+        throw UsageError{*problem, serve_usage};
     }
-    if (log_format) {
-        if (*log_format == "text") {
-            config.log.format = faultline::rules::LogFormat::text;
-        } else if (*log_format == "json") {
-            config.log.format = faultline::rules::LogFormat::json;
-        } else {
-            throw UsageError{"--log-format: expected text or json, got '" + *log_format + "'",
-                             serve_usage};
-        }
-    }
-    if (log_level) config.log.level = *log_level;
     try {
         faultline::proxy::setup_logging(config.log);
     } catch (const std::runtime_error& e) {

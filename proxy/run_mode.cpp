@@ -106,28 +106,12 @@ Options parse_options(const std::vector<std::string_view>& args) {
 }
 
 void apply_options(const Options& options, rules::Config& config) {
-    if (options.api) {
-        auto parsed = rules::parse_listen_endpoint(*options.api);
-        if (!parsed.endpoint) throw Usage{"--api: " + parsed.error};
-        if (!parsed.endpoint->is_loopback() && !config.api.token) {
-            throw Usage{"--api: listening on " + parsed.endpoint->text() +
-                        " beyond loopback requires api.token in the configuration"};
-        }
-        config.api.listen = *parsed.endpoint;
-    }
-    if (options.log_format) {
-        if (*options.log_format == "text") {
-            config.log.format = rules::LogFormat::text;
-        } else if (*options.log_format == "json") {
-            config.log.format = rules::LogFormat::json;
-        } else {
-            throw Usage{"--log-format: expected text or json, got '" + *options.log_format + "'"};
-        }
+    if (auto problem =
+            rules::apply_overrides(config, {options.api, options.log_format, options.log_level})) {
+        throw Usage{*problem};
     }
     // The command's own output matters most: faultline says only what went wrong unless asked.
-    if (options.log_level) {
-        config.log.level = *options.log_level;
-    } else if (!config.log.is_level_given) {
+    if (!config.log.is_level_given) {
         config.log.level = "warn";
     }
 }

@@ -404,6 +404,32 @@ std::string_view side_name(Side side) {
 ConfigError::ConfigError(std::vector<std::string> errors)
     : std::runtime_error(join(errors, "\n")), errors_(std::move(errors)) {}
 
+std::optional<std::string> apply_overrides(Config& config, const CommandLineOverrides& overrides) {
+    if (overrides.api) {
+        auto parsed = parse_listen_endpoint(*overrides.api);
+        if (!parsed.endpoint) return "--api: " + parsed.error;
+        if (!parsed.endpoint->is_loopback() && !config.api.token) {
+            return "--api: listening on " + parsed.endpoint->text() +
+                   " beyond loopback requires api.token in the configuration";
+        }
+        config.api.listen = *parsed.endpoint;
+    }
+    if (overrides.log_format) {
+        if (*overrides.log_format == "text") {
+            config.log.format = LogFormat::text;
+        } else if (*overrides.log_format == "json") {
+            config.log.format = LogFormat::json;
+        } else {
+            return "--log-format: expected text or json, got '" + *overrides.log_format + "'";
+        }
+    }
+    if (overrides.log_level) {
+        config.log.level = *overrides.log_level;
+        config.log.is_level_given = true;
+    }
+    return std::nullopt;
+}
+
 Config parse_config(std::string_view text, std::string_view source) {
     toml::table root;
     try {

@@ -100,6 +100,16 @@ struct Config {
     std::vector<Expectation> expectations;  // used by `faultline run`
 };
 
+// Command-line values that override the file: --api, --log-format, --log-level.
+struct CommandLineOverrides {
+    std::optional<std::string> api;
+    std::optional<std::string> log_format;
+    std::optional<std::string> log_level;
+};
+// Applies them to `config`; returns the message for the first bad value ("--api: ...").
+[[nodiscard]] std::optional<std::string> apply_overrides(Config& config,
+                                                         const CommandLineOverrides& overrides);
+
 // Thrown with every error found; what() joins them with newlines.
 class ConfigError : public std::runtime_error {
   public:

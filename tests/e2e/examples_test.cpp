@@ -19,13 +19,6 @@ namespace {
 
 const std::filesystem::path examples = std::filesystem::path(FAULTLINE_SOURCE_DIR) / "examples";
 
-std::string read_text(const std::filesystem::path& path) {
-    std::ifstream file(path);
-    std::stringstream text;
-    text << file.rdbuf();
-    return text.str();
-}
-
 // examples/**/*.toml, sorted, so that failures read in a stable order.
 std::vector<std::filesystem::path> example_files() {
     std::vector<std::filesystem::path> files;
@@ -76,7 +69,7 @@ class HttpServer {
 TEST_SUITE("e2e examples") {
     TEST_CASE("examples/ci: client.sh survives the injected reset and every expectation is met") {
         HttpServer server;
-        std::string toml = read_text(examples / "ci" / "chaos.toml");
+        std::string toml = read_file(examples / "ci" / "chaos.toml");
         const std::string upstream = "upstream = \"127.0.0.1:8080\"";
         REQUIRE(toml.find(upstream) != std::string::npos);
         toml.replace(toml.find(upstream), upstream.size(),

@@ -506,6 +506,13 @@ std::string proxy_config(std::uint16_t upstream_port, std::string_view settings,
     return toml.str();
 }
 
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream file(path, std::ios::binary);
+    std::stringstream text;
+    text << file.rdbuf();
+    return text.str();
+}
+
 std::vector<std::string> Faultline::serve_args(const std::string& config_path) {
     return {"serve",        "--config", config_path,   "--api", "127.0.0.1:0",
             "--log-format", "json",     "--log-level", "debug"};

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -155,6 +156,9 @@ void set_linger_reset(int fd);
 // Waits until poll() reports one of `events` (POLLERR/POLLHUP are always reported); returns the
 // revents seen, or 0 on timeout.
 [[nodiscard]] short wait_poll(int fd, short events, Millis timeout);
+
+// A whole file's text; empty when it cannot be read.
+[[nodiscard]] std::string read_file(const std::filesystem::path& path);
 
 // ---------------------------------------------------------------------------------------------
 // Processes

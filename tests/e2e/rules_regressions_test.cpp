@@ -34,11 +34,8 @@ TEST_SUITE("e2e rules regressions") {
     TEST_CASE("a proxy renamed by reload listens on the same port at once") {
         ProxyFixture fixture;
         INFO(fixture.faultline.log_tail());
-        const auto reload = rewrite_and_wait_reload(
-            fixture.faultline, fixture.config,
-            named_proxy("renamed", port_of(fixture.proxy), fixture.server.port));
-        REQUIRE(reload);
-        CHECK((*reload)["event"] == "reload");
+        reload_applied(fixture.faultline, fixture.config,
+                       named_proxy("renamed", port_of(fixture.proxy), fixture.server.port));
         Session session = fixture.open_session();
         fixture.round_trip(session);
     }
@@ -49,8 +46,7 @@ TEST_SUITE("e2e rules regressions") {
         INFO(fixture.faultline.log_tail());
         Session session = fixture.open_session();
         fixture.round_trip(session);
-        const auto reload = reload_fixture(fixture, "idle_timeout = \"300ms\"");
-        REQUIRE(reload);
+        reload_applied(fixture, "idle_timeout = \"300ms\"");
         fixture.round_trip(session);  // still the same connection
         CHECK(read_to_end(session.client.get(), 2s).describe() == "EOF");
         const auto record = fixture.faultline.wait_teardown_of(session.client_address);
@@ -119,8 +115,7 @@ TEST_SUITE("e2e rules regressions") {
         REQUIRE(send_all(session.client.get(), "into the void") == 0);
         CHECK(read_result(session.server.get(), 200ms).describe() == "timeout");
 
-        const auto reload = reload_fixture(fixture, "");
-        REQUIRE(reload);
+        reload_applied(fixture, "");
         CHECK(read_to_end(session.client.get()).describe() == "ECONNRESET");
         const auto record = fixture.faultline.wait_teardown_of(session.client_address);
         REQUIRE(record);

@@ -99,19 +99,20 @@ inline std::optional<Json> rewrite_and_wait_reload(Faultline& faultline, const T
         [&](const Json& value) { return is_reload_outcome(value) && ++seen == before + 1; });
 }
 
-// The same for a ProxyFixture: its proxy "p" with new settings (and rules).
-inline std::optional<Json> reload_fixture(ProxyFixture& fixture, std::string_view settings) {
-    return rewrite_and_wait_reload(fixture.faultline, fixture.config,
-                                   proxy_config(fixture.server.port, settings));
-}
-
-// Rewrites the fixture's file with `settings`, requires that the reload was applied, and returns
-// its `reload` event.
-inline Json reload_applied(ProxyFixture& fixture, std::string_view settings) {
-    const auto reload = reload_fixture(fixture, settings);
+// Rewrites the configuration with `toml`, requires that the reload was applied, and returns its
+// `reload` event.
+inline Json reload_applied(Faultline& faultline, const TempConfig& config,
+                           const std::string& toml) {
+    const auto reload = rewrite_and_wait_reload(faultline, config, toml);
     REQUIRE(reload);
     REQUIRE((*reload)["event"] == "reload");
     return *reload;
+}
+
+// The same for a ProxyFixture: its proxy "p" with new settings (and rules).
+inline Json reload_applied(ProxyFixture& fixture, std::string_view settings) {
+    return reload_applied(fixture.faultline, fixture.config,
+                          proxy_config(fixture.server.port, settings));
 }
 
 // Whether a `rule_fired` event for the rule was logged (waiting up to `timeout`).

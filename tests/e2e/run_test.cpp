@@ -18,13 +18,6 @@
 namespace faultline::e2e {
 namespace {
 
-std::string read_file(const std::filesystem::path& path) {
-    std::ifstream file(path);
-    std::stringstream text;
-    text << file.rdbuf();
-    return text.str();
-}
-
 // A temporary directory for reports, removed on destruction.
 struct TempDirectory {
     std::filesystem::path path = std::filesystem::temp_directory_path() /
