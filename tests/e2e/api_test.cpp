@@ -50,6 +50,32 @@ TEST_SUITE("e2e api") {
         CHECK(wrong_method.status == 405);
     }
 
+    TEST_CASE("serves the dashboard page without a token, and the fault types at /faults") {
+        TempConfig config("[api]\nlisten = \"127.0.0.1:0\"\ntoken = \"s3cret\"\n");
+        Faultline faultline(
+            std::vector<std::string>{"serve", "--config", config.path(), "--log-format", "json"});
+        INFO(faultline.log_tail());
+        auto api = api_address(faultline);
+
+        auto page = request(api, get("/"));
+        CHECK(page.status == 200);
+        CHECK(page.head.find("Content-Type: text/html; charset=utf-8") != std::string::npos);
+        CHECK(page.head.find("Content-Security-Policy: default-src 'none';") != std::string::npos);
+        CHECK(page.body.starts_with("<!doctype html>"));
+
+        CHECK(request(api, get("/faults")).status == 401);
+        auto faults = request(api, get("/faults", "Authorization: Bearer s3cret\r\n"));
+        REQUIRE(faults.status == 200);
+        const Json types = faults.json();
+        REQUIRE(types.size() == 13);
+        CHECK(types[0] == Json{{"type", "latency"},
+                               {"attributes", {"latency", "jitter"}},
+                               {"defaults", {{"latency", 0}, {"jitter", 0}}}});
+        for (const auto& type : types) {
+            if (type["type"] == "half_close") CHECK(type["defaults"].is_null());
+        }
+    }
+
     TEST_CASE("answers several requests on one keep-alive connection") {
         Faultline faultline(
             std::vector<std::string>{"serve", "--api", "127.0.0.1:0", "--log-format", "json"});
