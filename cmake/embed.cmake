@@ -7,10 +7,10 @@ if(NOT clash EQUAL -1)
 endif()
 file(WRITE "${OUTPUT}"
   "// Generated from ${INPUT} by cmake/embed.cmake; edit the page, not this file.\n"
-  "#include \"proxy/dashboard.hpp\"\n\n"
-  "namespace faultline::proxy {\n\n"
+  "#include \"control/dashboard.hpp\"\n\n"
+  "namespace faultline::control {\n\n"
   "std::string_view dashboard_page() {\n"
   "    static constexpr std::string_view page = R\"faultline_page(${content})faultline_page\";\n"
   "    return page;\n"
   "}\n\n"
-  "}  // namespace faultline::proxy\n")
+  "}  // namespace faultline::control\n")

@@ -10,10 +10,16 @@
 #include <cerrno>
 
 #include "proxy/address.hpp"
-#include "proxy/log.hpp"
+#include "teardown/log.hpp"
 #include "proxy/runtime.hpp"
 
 namespace faultline::proxy {
+
+using teardown::Cause;
+using teardown::EndpointState;
+using teardown::Initiator;
+using teardown::Reason;
+using teardown::TeardownRecord;
 
 Proxy::Proxy(Runtime& runtime, rules::ProxyConfig config)
     : runtime_(runtime), config_(std::move(config)) {}
@@ -102,7 +108,7 @@ int Proxy::start() {
         // Port 0 became a real port: keep it, so the proxy comes back on it when re-enabled.
         config_.listen.port = ntohs(reinterpret_cast<const sockaddr_in&>(bound).sin_port);
     }
-    log_event(spdlog::level::info, {{"event", "listening"},
+    teardown::log_event(teardown::LogLevel::info, {{"event", "listening"},
                                     {"kind", "proxy"},
                                     {"proxy", config_.name},
                                     {"address", bound_address_},
@@ -189,8 +195,8 @@ void Proxy::start_session(int fd, const sockaddr* peer) {
     }
     if (err != 0) {
         ::close(fd);
-        log_event(
-            spdlog::level::warn,
+        teardown::log_event(
+            teardown::LogLevel::warn,
             {{"event", "accept_failed"}, {"proxy", config_.name}, {"error", uv_err_name(err)}});
         return;
     }
@@ -245,7 +251,7 @@ void Proxy::reset_accept_queue() {
 void Proxy::pause_accepting(int status) {
     if (!is_out_of_descriptors_) {
         is_out_of_descriptors_ = true;
-        log_event(spdlog::level::warn, {{"event", "accept_paused"},
+        teardown::log_event(teardown::LogLevel::warn, {{"event", "accept_paused"},
                                         {"proxy", config_.name},
                                         {"error", uv_err_name(status)},
                                         {"message", uv_strerror(status)}});
@@ -315,7 +321,7 @@ void Proxy::update_listener_action() {
         (void)listen(listen_fd_, 0);
         fill_accept_queue();
     }
-    log_event(spdlog::level::info,
+    teardown::log_event(teardown::LogLevel::info,
               {{"event", "listener"},
                {"proxy", config_.name},
                {"state", wanted == faults::ListenerAction::reject ? "refusing"
@@ -375,7 +381,7 @@ std::uint64_t Proxy::count_rule_connection(const std::string& rule) {
 void Proxy::note_connected() {
     if (!is_out_of_descriptors_) return;
     is_out_of_descriptors_ = false;
-    log_event(spdlog::level::info, {{"event", "accept_resumed"}, {"proxy", config_.name}});
+    teardown::log_event(teardown::LogLevel::info, {{"event", "accept_resumed"}, {"proxy", config_.name}});
 }
 
 void Proxy::note_outcome(bool upstream_failed) {
@@ -383,7 +389,7 @@ void Proxy::note_outcome(bool upstream_failed) {
     if (change == RefusalDiagnosis::Change::none) return;
     auto figures = diagnosis_.figures();
     bool started = change == RefusalDiagnosis::Change::started;
-    log_event(started ? spdlog::level::warn : spdlog::level::info,
+    teardown::log_event(started ? teardown::LogLevel::warn : teardown::LogLevel::info,
               {{"event", "diagnosis"},
                {"proxy", config_.name},
                {"diagnosis", started ? "upstream is refusing connections"

@@ -15,7 +15,7 @@
 
 #include "faults/spec.hpp"
 #include "proxy/diagnosis.hpp"
-#include "proxy/teardown.hpp"
+#include "teardown/record.hpp"
 #include "proxy/uv_handle.hpp"
 #include "rules/config.hpp"
 
@@ -77,9 +77,9 @@ class Proxy {
     void drop_one(int status);
     // Accepts the next queued connection with the reserve descriptor (when out of descriptors),
     // resets it and records `cause`; false when the queue was empty.
-    bool reset_next_with_reserve(const Cause& cause);
+    bool reset_next_with_reserve(const teardown::Cause& cause);
     // Resets the accepted connection `fd` at once and records `cause` for it.
-    void reset_and_record(int fd, const sockaddr_storage& peer, const Cause& cause);
+    void reset_and_record(int fd, const sockaddr_storage& peer, const teardown::Cause& cause);
     void reset_accept_queue();
     // Rules that act on the listener (refuse reject, refuse drop) while they are enabled.
     void update_listener_action();

@@ -7,7 +7,7 @@
 #include <cassert>
 #include <utility>
 
-#include "proxy/log.hpp"
+#include "teardown/log.hpp"
 
 namespace faultline::proxy {
 
@@ -68,11 +68,8 @@ Session& Runtime::create_session(Proxy& proxy) {
 
 void Runtime::record(const TeardownRecord& record) {
     auto json = to_json(record);
-    log_event(spdlog::level::info, json, to_text(record));
-    ++counters_.connections[record.proxy];
-    ++counters_.teardowns[{record.proxy, std::string(reason_name(record.cause.reason))}];
-    counters_.bytes_up[record.proxy] += record.bytes_up;
-    counters_.bytes_down[record.proxy] += record.bytes_down;
+    teardown::log_event(teardown::LogLevel::info, json, to_text(record));
+    counters_.count(record);
     if (on_record) on_record(json);
     recent_.push_back(std::move(json));
     if (recent_.size() > recent_limit) recent_.pop_front();

@@ -20,6 +20,7 @@
 #include "proxy/buffer_pool.hpp"
 #include "proxy/session.hpp"
 #include "proxy/uv_handle.hpp"
+#include "teardown/counters.hpp"
 
 namespace faultline::proxy {
 
@@ -90,16 +91,9 @@ class Runtime {
         return recent_;
     }
     // Counters for GET /metrics.
-    struct Counters {
-        std::map<std::string, std::uint64_t> connections;                        // by proxy
-        std::map<std::pair<std::string, std::string>, std::uint64_t> teardowns;  // proxy, reason
-        std::map<std::string, std::uint64_t> bytes_up;
-        std::map<std::string, std::uint64_t> bytes_down;
-        std::map<std::pair<std::string, std::string>, std::uint64_t> rule_activations;
-    };
-    [[nodiscard]] const Counters& counters() const { return counters_; }
+    [[nodiscard]] const teardown::Counters& counters() const { return counters_; }
     void count_rule_activation(const std::string& proxy, const std::string& rule) {
-        ++counters_.rule_activations[{proxy, rule}];
+        counters_.count_rule_activation(proxy, rule);
     }
 
     // Stops the deferred-deletion handle; called once at shutdown after sessions are cleared.
@@ -127,7 +121,7 @@ class Runtime {
     UvHandle<uv_check_t> reaper_;
     int reserve_fd_ = -1;
     std::deque<nlohmann::ordered_json> recent_;
-    Counters counters_;
+    teardown::Counters counters_;
     std::optional<std::uint64_t> seed_;
     // Without a seed, sessions' seeds come from here (one system seed: std::random_device per
     // connection costs more than the rest of its setup).

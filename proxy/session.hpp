@@ -23,11 +23,19 @@
 #include "proxy/deadlines.hpp"
 #include "proxy/reset_watch.hpp"
 #include "proxy/stream_chain.hpp"
-#include "proxy/teardown.hpp"
+#include "teardown/record.hpp"
 #include "proxy/uv_handle.hpp"
 #include "rules/config.hpp"
 
 namespace faultline::proxy {
+
+using teardown::Cause;
+using teardown::EndpointHistory;
+using teardown::EndpointState;
+using teardown::Initiator;
+using teardown::Reason;
+using teardown::Side;
+using teardown::TeardownRecord;
 
 class Proxy;
 class Runtime;

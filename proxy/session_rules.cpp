@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "proxy/address.hpp"
-#include "proxy/log.hpp"
+#include "teardown/log.hpp"
 #include "proxy/proxy.hpp"
 #include "proxy/runtime.hpp"
 #include "proxy/session.hpp"
@@ -270,7 +270,7 @@ nlohmann::ordered_json Session::describe() const {
 void Session::rule_started(const RuleRunner& rule) {
     runtime_.count_rule_activation(proxy_.name(), rule.rule().name);
     last_fired_rule_ = rule.rule().name;
-    log_event(spdlog::level::debug, {{"event", "rule_fired"},
+    teardown::log_event(teardown::LogLevel::debug, {{"event", "rule_fired"},
                                      {"id", id_},
                                      {"proxy", proxy_.name()},
                                      {"rule", rule.rule().name},

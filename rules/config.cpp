@@ -254,7 +254,7 @@ class ConfigReader : public TomlReader {
         if (reason) {
             expectation.kind = Expectation::Kind::reason;
             expectation.reason = *reason;
-            const auto& names = teardown_reason_names();
+            const auto& names = teardown::reason_names();
             if (std::find(names.begin(), names.end(), *reason) == names.end()) {
                 error(*table.get("reason"), member(path, "reason"),
                       "unknown reason " + single_quoted(*reason) + "; known: " + join(names, ", "));
@@ -368,13 +368,6 @@ struct FileCloser {
 
 }  // namespace
 
-const std::vector<std::string_view>& teardown_reason_names() {
-    static const std::vector<std::string_view> names{
-        "Reset-I", "Reset-O",     "TCP FINs",   "FIN Timeout", "SYN Timeout", "Xlate Clear",
-        "Deny",    "SYN Control", "Uauth Deny", "Unknown",     "Conn-timeout"};
-    return names;
-}
-
 std::string Expectation::describe() const {
     std::string scope = proxy ? " on proxy " + *proxy : "";
     std::string bounds;
@@ -395,10 +388,6 @@ std::string Expectation::describe() const {
             return "connections" + scope + ": " + bounds;
     }
     return {};
-}
-
-std::string_view side_name(Side side) {
-    return side_names[side == Side::client ? 0 : 1];
 }
 
 ConfigError::ConfigError(std::vector<std::string> errors)

@@ -18,13 +18,14 @@
 #include "rules/endpoint.hpp"
 #include "rules/rule.hpp"
 #include "rules/units.hpp"
+#include "teardown/log.hpp"
+#include "teardown/vocabulary.hpp"
 
 namespace faultline::rules {
 
 // Which endpoint is the ASA "inside" (higher-security) one: decides Reset-I versus Reset-O.
-enum class Side { client, server };
-
-[[nodiscard]] std::string_view side_name(Side side);
+using teardown::Side;
+using teardown::side_name;
 
 // Per-proxy settings that [defaults] provides and a [[proxy]] may override.
 struct ProxySettings {
@@ -53,7 +54,7 @@ struct ApiConfig {
     std::optional<std::string> token;
 };
 
-enum class LogFormat { text, json };
+using teardown::LogFormat;
 
 struct LogConfig {
     std::string level = "info";   // trace, debug, info, warn, error
@@ -61,10 +62,6 @@ struct LogConfig {
     LogFormat format = LogFormat::text;
     std::optional<std::string> file;  // standard error when absent
 };
-
-// The teardown reasons by their log names ("Reset-I", ...), in the order of proxy::Reason: the
-// records' names, and what [[expect]] reason = "..." accepts.
-[[nodiscard]] const std::vector<std::string_view>& teardown_reason_names();
 
 // One [[expect]] entry: something `faultline run` must have seen for the run to pass, so that a
 // chaos test cannot pass because nothing was injected. Exactly one kind per entry:

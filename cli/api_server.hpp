@@ -13,13 +13,20 @@
 #include <string>
 #include <unordered_map>
 
-#include "proxy/http.hpp"
+#include "control/http.hpp"
+#include "proxy/runtime.hpp"
 #include "proxy/uv_handle.hpp"
 #include "rules/endpoint.hpp"
 
-namespace faultline::proxy {
+namespace faultline::proxy {}
+namespace faultline::control {}
+namespace faultline::teardown {}
+namespace faultline::cli {
 
-class Runtime;
+using namespace faultline::proxy;    // NOLINT: until the control/cli split
+using namespace faultline::control;  // NOLINT
+using namespace faultline::teardown; // NOLINT
+
 
 class ApiServer {
   public:
@@ -68,4 +75,4 @@ class ApiServer {
     std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
 };
 
-}  // namespace faultline::proxy
+}  // namespace faultline::cli

@@ -1,13 +1,13 @@
 // The control API's connection handling.
-#include "proxy/api_server.hpp"
+#include "cli/api_server.hpp"
 
 #include <algorithm>
 
 #include "proxy/address.hpp"
-#include "proxy/log.hpp"
+#include "teardown/log.hpp"
 #include "proxy/runtime.hpp"
 
-namespace faultline::proxy {
+namespace faultline::cli {
 
 struct ApiServer::Connection {
     ApiServer* server = nullptr;
@@ -52,7 +52,7 @@ int ApiServer::start(const rules::Endpoint& listen) {
         return err;
     }
     bound_address_ = local_address(listener_.get());
-    log_event(spdlog::level::info,
+    teardown::log_event(teardown::LogLevel::info,
               {{"event", "listening"}, {"kind", "api"}, {"address", bound_address_}});
     return 0;
 }
@@ -185,7 +185,7 @@ HttpResponse ApiServer::dispatch(const HttpRequest& request) {
     try {
         return handler_(request);
     } catch (const std::exception& e) {
-        log_message(spdlog::level::err, std::string("api: ") + request.method + " " + request.path +
+        teardown::log_message(teardown::LogLevel::error, std::string("api: ") + request.method + " " + request.path +
                                             " failed: " + e.what());
         return error_response(500, e.what());
     }
@@ -199,7 +199,7 @@ void ApiServer::respond(Connection& connection, const HttpResponse& response, bo
         (void)uv_timer_stop(connection.timer.get());
         auto followers = std::count_if(connections_.begin(), connections_.end(),
                                        [](const auto& entry) { return entry.second->is_follower; });
-        log_event(spdlog::level::debug, {{"event", "api_follower"}, {"followers", followers}});
+        teardown::log_event(teardown::LogLevel::debug, {{"event", "api_follower"}, {"followers", followers}});
         return;
     }
     if (!write_bytes(connection, serialize(response, keep_alive))) return;
@@ -301,4 +301,4 @@ void ApiServer::close(Connection& connection) {
     runtime_.defer([owned] { owned->reset(); });
 }
 
-}  // namespace faultline::proxy
+}  // namespace faultline::cli

@@ -1,13 +1,13 @@
 // The control API's request parser: complete, partial, pipelined, oversized and malformed input.
-#include "proxy/http.hpp"
+#include "control/http.hpp"
 
 #include <doctest/doctest.h>
 
 #include <string>
 
-namespace faultline::proxy {
+namespace faultline::control {
 
-TEST_SUITE("proxy/http") {
+TEST_SUITE("control/http") {
     TEST_CASE("parses a request with headers and a body") {
         HttpParser parser;
         auto state = parser.feed(
@@ -94,4 +94,4 @@ TEST_SUITE("proxy/http") {
     }
 }
 
-}  // namespace faultline::proxy
+}  // namespace faultline::control

@@ -13,7 +13,14 @@
 
 #include "rules/config.hpp"
 
-namespace faultline::proxy {
+namespace faultline::proxy {}
+namespace faultline::control {}
+namespace faultline::teardown {}
+namespace faultline::cli {
+
+using namespace faultline::proxy;    // NOLINT: until the control/cli split
+using namespace faultline::control;  // NOLINT
+using namespace faultline::teardown; // NOLINT
 
 // The counts a run collected (from the runtime's counters).
 struct RunCounts {
@@ -62,4 +69,4 @@ struct RunSummary {
 [[nodiscard]] nlohmann::ordered_json report_json(const RunSummary& summary);
 [[nodiscard]] std::string report_junit(const RunSummary& summary);
 
-}  // namespace faultline::proxy
+}  // namespace faultline::cli

@@ -1,14 +1,14 @@
 // Start-up, the API routes available so far, and shutdown.
-#include "proxy/app.hpp"
+#include "cli/app.hpp"
 
 #include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "proxy/log.hpp"
+#include "teardown/log.hpp"
 
-namespace faultline::proxy {
+namespace faultline::cli {
 
 App::App(rules::Config config, std::optional<std::string> config_path)
     : config_(std::move(config)), config_path_(std::move(config_path)) {
@@ -41,7 +41,7 @@ void App::run() {
     runtime_.reset();
     int err = uv_loop_close(&loop_);
     is_loop_closed_ = err == 0;
-    spdlog::default_logger()->flush();
+    teardown::flush_log();
     // A handle still open here is a bug; the exit status says so.
     if (err != 0) throw std::runtime_error("event loop still busy at exit: " + uv_error_text(err));
 }
@@ -83,7 +83,7 @@ void App::start() {
         (void)uv_signal_start(handle.get(), on_signal, signum);
         signals_.push_back(std::move(handle));
     }
-    log_event(spdlog::level::info, {{"event", "ready"}, {"version", FAULTLINE_VERSION}});
+    teardown::log_event(teardown::LogLevel::info, {{"event", "ready"}, {"version", FAULTLINE_VERSION}});
     if (on_ready) on_ready();
 }
 
@@ -111,7 +111,7 @@ void App::watch_config() {
     watcher_.mark_initialised();
     if (int err = uv_fs_event_start(watcher_.get(), on_file_event, directory.c_str(), 0);
         err != 0) {
-        log_message(spdlog::level::warn, "cannot watch " + directory + " for changes: " +
+        teardown::log_message(teardown::LogLevel::warn, "cannot watch " + directory + " for changes: " +
                                              uv_error_text(err) + "; reload with SIGHUP");
     }
 }
@@ -133,7 +133,7 @@ void App::reload(std::string_view trigger) {
     try {
         apply(rules::load_config(*config_path_));
     } catch (const StartupError& e) {
-        log_event(spdlog::level::err, {{"event", "reload_partial"},
+        teardown::log_event(teardown::LogLevel::error, {{"event", "reload_partial"},
                                        {"trigger", trigger},
                                        {"file", *config_path_},
                                        {"message", e.what()}});
@@ -141,14 +141,14 @@ void App::reload(std::string_view trigger) {
     } catch (const rules::ConfigError& e) {
         // The old rules stay.
         last_reload_errors_ = e.errors();
-        log_event(spdlog::level::err, {{"event", "reload_failed"},
+        teardown::log_event(teardown::LogLevel::error, {{"event", "reload_failed"},
                                        {"trigger", trigger},
                                        {"file", *config_path_},
                                        {"errors", e.errors()}});
         return;
     }
     last_reload_errors_.clear();
-    log_event(spdlog::level::info, {{"event", "reload"},
+    teardown::log_event(teardown::LogLevel::info, {{"event", "reload"},
                                     {"trigger", trigger},
                                     {"file", *config_path_},
                                     {"proxies", proxies_.size()}});
@@ -206,7 +206,7 @@ void App::apply(rules::Config config) {
                 if (!failures.empty()) failures += "; ";
                 failures +=
                     "listen on " + proxy_config.listen.text() + " failed: " + uv_error_text(err);
-                log_event(spdlog::level::err, {{"event", "listen_failed"},
+                teardown::log_event(teardown::LogLevel::error, {{"event", "listen_failed"},
                                                {"proxy", proxy_config.name},
                                                {"address", proxy_config.listen.text()},
                                                {"error", uv_error_text(err)}});
@@ -259,7 +259,7 @@ void App::shutdown(std::string_view cause) {
     if (is_shutting_down_) return;
     is_shutting_down_ = true;
     drain_timer_.close();
-    log_event(spdlog::level::info, {{"event", "shutdown"},
+    teardown::log_event(teardown::LogLevel::info, {{"event", "shutdown"},
                                     {"cause", cause},
                                     {"live_connections", runtime_->sessions().size()}});
     for (auto& proxy : proxies_)
@@ -271,4 +271,4 @@ void App::shutdown(std::string_view cause) {
     signals_.clear();
 }
 
-}  // namespace faultline::proxy
+}  // namespace faultline::cli

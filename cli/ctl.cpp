@@ -1,5 +1,5 @@
 // The ctl commands: a small blocking HTTP client for the API, and the tables it prints.
-#include "proxy/ctl.hpp"
+#include "cli/ctl.hpp"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -17,9 +17,9 @@
 #include <sstream>
 #include <string>
 
-#include "proxy/table.hpp"
+#include "cli/table.hpp"
 
-namespace faultline::proxy {
+namespace faultline::cli {
 namespace {
 
 using nlohmann::json;
@@ -437,4 +437,4 @@ int run_ctl(const std::vector<std::string_view>& args) {
     }
 }
 
-}  // namespace faultline::proxy
+}  // namespace faultline::cli

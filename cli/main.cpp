@@ -8,10 +8,10 @@
 #include <string_view>
 #include <vector>
 
-#include "proxy/app.hpp"
-#include "proxy/ctl.hpp"
-#include "proxy/log.hpp"
-#include "proxy/run_mode.hpp"
+#include "cli/app.hpp"
+#include "cli/ctl.hpp"
+#include "teardown/log.hpp"
+#include "cli/run_mode.hpp"
 #include "rules/config.hpp"
 
 namespace {
@@ -115,12 +115,12 @@ int run_serve(const std::vector<std::string_view>& args) {
         throw UsageError{*problem, serve_usage};
     }
     try {
-        faultline::proxy::setup_logging(config.log);
+        faultline::teardown::setup_logging(config.log.level, config.log.format, config.log.file);
     } catch (const std::runtime_error& e) {
         throw UsageError{e.what(), serve_usage};
     }
 
-    faultline::proxy::App app(std::move(config), config_path);
+    faultline::cli::App app(std::move(config), config_path);
     app.run();
     return 0;
 }
@@ -146,13 +146,13 @@ int main(int argc, char** argv) {
         }
         if (command == "serve") return run_serve(rest);
         if (command == "check") return run_check(rest);
-        if (command == "ctl") return faultline::proxy::run_ctl(rest);
-        if (command == "run") return faultline::proxy::run_mode(rest);
+        if (command == "ctl") return faultline::cli::run_ctl(rest);
+        if (command == "run") return faultline::cli::run_mode(rest);
         throw UsageError{"unknown command '" + std::string(command) + "'", main_usage};
     } catch (const UsageError& e) {
         std::cerr << "faultline: " << e.message << "\n\n" << e.usage;
         return 2;
-    } catch (const faultline::proxy::StartupError& e) {
+    } catch (const faultline::cli::StartupError& e) {
         std::cerr << "faultline: " << e.what() << '\n';
         return 1;
     } catch (const std::exception& e) {

@@ -8,7 +8,14 @@
 #include <string_view>
 #include <vector>
 
-namespace faultline::proxy {
+namespace faultline::proxy {}
+namespace faultline::control {}
+namespace faultline::teardown {}
+namespace faultline::cli {
+
+using namespace faultline::proxy;    // NOLINT: until the control/cli split
+using namespace faultline::control;  // NOLINT
+using namespace faultline::teardown; // NOLINT
 
 // The environment variable for a proxy's address: "pg-main" gives FAULTLINE_PG_MAIN_ADDR.
 [[nodiscard]] std::string address_variable(std::string_view proxy_name);
@@ -16,4 +23,4 @@ namespace faultline::proxy {
 // Returns the exit status. Usage and configuration errors print their message and return 2.
 [[nodiscard]] int run_mode(const std::vector<std::string_view>& args);
 
-}  // namespace faultline::proxy
+}  // namespace faultline::cli

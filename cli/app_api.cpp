@@ -7,13 +7,13 @@
 #include <nlohmann/json.hpp>
 
 #include "faults/registry.hpp"
-#include "proxy/app.hpp"
-#include "proxy/dashboard.hpp"
-#include "proxy/log.hpp"
+#include "cli/app.hpp"
+#include "control/dashboard.hpp"
+#include "teardown/log.hpp"
 #include "rules/config_writer.hpp"
 #include "rules/rule.hpp"
 
-namespace faultline::proxy {
+namespace faultline::cli {
 namespace {
 
 using nlohmann::json;
@@ -441,4 +441,4 @@ HttpResponse App::populate(const HttpRequest& request) {
     return json_response(201, {{"proxies", done}});
 }
 
-}  // namespace faultline::proxy
+}  // namespace faultline::cli

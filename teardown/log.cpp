@@ -1,17 +1,18 @@
 // Logging set-up and the rendering of structured events.
-#include "proxy/log.hpp"
+#include "teardown/log.hpp"
 
 #include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <chrono>
 #include <ctime>
 #include <stdexcept>
 
-namespace faultline::proxy {
+namespace faultline::teardown {
 namespace {
 
-rules::LogFormat format_ = rules::LogFormat::text;
+LogFormat format_ = LogFormat::text;
 
 std::string utc_timestamp() {
     using namespace std::chrono;
@@ -25,21 +26,36 @@ std::string utc_timestamp() {
     return fmt::format("{}.{:03}Z", buffer, millis);
 }
 
-std::string_view level_name(spdlog::level::level_enum level) {
+std::string_view level_name(LogLevel level) {
     switch (level) {
-        case spdlog::level::trace:
+        case LogLevel::trace:
             return "trace";
-        case spdlog::level::debug:
+        case LogLevel::debug:
             return "debug";
-        case spdlog::level::info:
+        case LogLevel::info:
             return "info";
-        case spdlog::level::warn:
+        case LogLevel::warn:
             return "warn";
-        case spdlog::level::err:
+        case LogLevel::error:
             return "error";
-        default:
-            return "critical";
     }
+    return "error";
+}
+
+spdlog::level::level_enum spdlog_level(LogLevel level) {
+    switch (level) {
+        case LogLevel::trace:
+            return spdlog::level::trace;
+        case LogLevel::debug:
+            return spdlog::level::debug;
+        case LogLevel::info:
+            return spdlog::level::info;
+        case LogLevel::warn:
+            return spdlog::level::warn;
+        case LogLevel::error:
+            return spdlog::level::err;
+    }
+    return spdlog::level::err;
 }
 
 std::string text_value(const nlohmann::ordered_json& value) {
@@ -66,55 +82,59 @@ std::string generic_text(const nlohmann::ordered_json& event) {
 
 }  // namespace
 
-void setup_logging(const rules::LogConfig& config) {
-    auto level = spdlog::level::from_str(config.level);
-    if (level == spdlog::level::off && config.level != "off") {
-        throw std::runtime_error("unknown log level '" + config.level +
+void setup_logging(const std::string& level_text, LogFormat format,
+                   const std::optional<std::string>& file) {
+    auto level = spdlog::level::from_str(level_text);
+    if (level == spdlog::level::off && level_text != "off") {
+        throw std::runtime_error("unknown log level '" + level_text +
                                  "'; known: trace, debug, info, warn, error");
     }
     spdlog::sink_ptr sink;
-    if (config.file) {
+    if (file) {
         try {
-            sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(*config.file);
+            sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(*file);
         } catch (const spdlog::spdlog_ex& e) {
-            throw std::runtime_error("cannot open log file " + *config.file + ": " + e.what());
+            throw std::runtime_error("cannot open log file " + *file + ": " + e.what());
         }
     } else {
         sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     }
     auto logger = std::make_shared<spdlog::logger>("faultline", sink);
-    format_ = config.format;
-    logger->set_pattern(format_ == rules::LogFormat::json ? "%v" : "%Y-%m-%dT%H:%M:%S.%e %l %v");
+    format_ = format;
+    logger->set_pattern(format_ == LogFormat::json ? "%v" : "%Y-%m-%dT%H:%M:%S.%e %l %v");
     logger->set_level(level);
     logger->flush_on(spdlog::level::trace);
     spdlog::set_default_logger(logger);
 }
 
-rules::LogFormat log_format() {
+LogFormat log_format() {
     return format_;
 }
 
-void log_event(spdlog::level::level_enum level, const nlohmann::ordered_json& event,
-               const std::string& text) {
-    if (!spdlog::should_log(level)) return;
-    if (format_ == rules::LogFormat::json) {
+void flush_log() {
+    spdlog::default_logger()->flush();
+}
+
+void log_event(LogLevel level, const nlohmann::ordered_json& event, const std::string& text) {
+    if (!spdlog::should_log(spdlog_level(level))) return;
+    if (format_ == LogFormat::json) {
         nlohmann::ordered_json line;
         line["time"] = utc_timestamp();
         line["level"] = level_name(level);
         for (const auto& [key, value] : event.items())
             line[key] = value;
-        spdlog::log(level, "{}", line.dump());
+        spdlog::log(spdlog_level(level), "{}", line.dump());
     } else {
-        spdlog::log(level, "{}", text.empty() ? generic_text(event) : text);
+        spdlog::log(spdlog_level(level), "{}", text.empty() ? generic_text(event) : text);
     }
 }
 
-void log_message(spdlog::level::level_enum level, const std::string& message) {
-    if (format_ == rules::LogFormat::json) {
+void log_message(LogLevel level, const std::string& message) {
+    if (format_ == LogFormat::json) {
         log_event(level, {{"event", "log"}, {"message", message}});
     } else {
-        spdlog::log(level, "{}", message);
+        spdlog::log(spdlog_level(level), "{}", message);
     }
 }
 
-}  // namespace faultline::proxy
+}  // namespace faultline::teardown

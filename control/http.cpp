@@ -1,5 +1,5 @@
 // HTTP/1.1 request parsing and response serialisation.
-#include "proxy/http.hpp"
+#include "control/http.hpp"
 
 #include <fmt/format.h>
 #include <http_parser.h>
@@ -8,7 +8,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
-namespace faultline::proxy {
+namespace faultline::control {
 namespace {
 
 std::string lower(std::string_view text) {
@@ -250,4 +250,4 @@ HttpParser::State HttpParser::fail(int status, std::string message) {
     return state_ = State::failed;
 }
 
-}  // namespace faultline::proxy
+}  // namespace faultline::control

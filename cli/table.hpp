@@ -4,7 +4,14 @@
 #include <string>
 #include <vector>
 
-namespace faultline::proxy {
+namespace faultline::proxy {}
+namespace faultline::control {}
+namespace faultline::teardown {}
+namespace faultline::cli {
+
+using namespace faultline::proxy;    // NOLINT: until the control/cli split
+using namespace faultline::control;  // NOLINT
+using namespace faultline::teardown; // NOLINT
 
 using TableRow = std::vector<std::string>;
 
@@ -15,4 +22,4 @@ using TableRow = std::vector<std::string>;
 // shorter than the header.
 [[nodiscard]] std::string format_table(const TableRow& header, const std::vector<TableRow>& rows);
 
-}  // namespace faultline::proxy
+}  // namespace faultline::cli

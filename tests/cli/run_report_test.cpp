@@ -1,10 +1,10 @@
-// Tests for proxy/run_report.hpp: expectations checked against counts, the exit status, and the
+// Tests for cli/run_report.hpp: expectations checked against counts, the exit status, and the
 // JSON and JUnit reports.
-#include "proxy/run_report.hpp"
+#include "cli/run_report.hpp"
 
 #include <doctest/doctest.h>
 
-namespace faultline::proxy {
+namespace faultline::cli {
 namespace {
 
 using Kind = rules::Expectation::Kind;
@@ -105,4 +105,4 @@ TEST_CASE("JUnit names and messages are escaped; the JSON report holds the count
     CHECK(json["expectations"][0]["actual"] == 2);
 }
 
-}  // namespace faultline::proxy
+}  // namespace faultline::cli

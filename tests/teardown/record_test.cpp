@@ -1,9 +1,9 @@
 // Classification and rendering of teardown records, without sockets.
-#include "proxy/teardown.hpp"
+#include "teardown/record.hpp"
 
 #include <doctest/doctest.h>
 
-namespace faultline::proxy {
+namespace faultline::teardown {
 namespace {
 
 TeardownRecord reset_by_server() {
@@ -21,7 +21,7 @@ TeardownRecord reset_by_server() {
 
 }  // namespace
 
-TEST_SUITE("proxy/teardown") {
+TEST_SUITE("teardown/record") {
     TEST_CASE("a reset is Reset-I from the inside endpoint and Reset-O from the outside one") {
         CHECK(reset_reason(Side::client, Side::client) == Reason::reset_i);
         CHECK(reset_reason(Side::server, Side::client) == Reason::reset_o);

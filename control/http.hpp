@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-namespace faultline::proxy {
+namespace faultline::control {
 
 struct HttpRequest {
     std::string method;
@@ -83,4 +83,4 @@ class HttpParser {
     std::string error_message_;
 };
 
-}  // namespace faultline::proxy
+}  // namespace faultline::control

@@ -1,4 +1,4 @@
-#include "proxy/run_mode.hpp"
+#include "cli/run_mode.hpp"
 
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -14,14 +14,14 @@
 #include <map>
 #include <optional>
 
-#include "proxy/app.hpp"
-#include "proxy/log.hpp"
-#include "proxy/run_report.hpp"
+#include "cli/app.hpp"
+#include "teardown/log.hpp"
+#include "cli/run_report.hpp"
 #include "rules/config.hpp"
 
 extern char** environ;
 
-namespace faultline::proxy {
+namespace faultline::cli {
 namespace {
 
 constexpr std::string_view run_usage =
@@ -297,7 +297,7 @@ int run_mode(const std::vector<std::string_view>& args) {
         config = rules::load_config(options.config_path);
         apply_options(options, config);
         check_address_variables(config);
-        setup_logging(config.log);
+        teardown::setup_logging(config.log.level, config.log.format, config.log.file);
     } catch (const Usage& usage) {
         std::cerr << "faultline run: " << usage.message << "\n\n" << run_usage;
         return 2;
@@ -347,4 +347,4 @@ int run_mode(const std::vector<std::string_view>& args) {
     return status == 0 && !written ? 1 : status;
 }
 
-}  // namespace faultline::proxy
+}  // namespace faultline::cli

@@ -1,12 +1,12 @@
-#include "proxy/run_report.hpp"
+#include "cli/run_report.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 
-#include "proxy/table.hpp"
+#include "cli/table.hpp"
 
-namespace faultline::proxy {
+namespace faultline::cli {
 namespace {
 
 std::uint64_t value_or_zero(const auto& map, const auto& key) {
@@ -284,4 +284,4 @@ std::string report_junit(const RunSummary& summary) {
     return out;
 }
 
-}  // namespace faultline::proxy
+}  // namespace faultline::cli

@@ -1,8 +1,8 @@
-#include "proxy/table.hpp"
+#include "cli/table.hpp"
 
 #include <algorithm>
 
-namespace faultline::proxy {
+namespace faultline::cli {
 
 std::string format_row(const TableRow& row, const std::vector<std::size_t>& widths) {
     std::string line;
@@ -32,4 +32,4 @@ std::string format_table(const TableRow& header, const std::vector<TableRow>& ro
     return out;
 }
 
-}  // namespace faultline::proxy
+}  // namespace faultline::cli

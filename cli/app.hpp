@@ -17,12 +17,17 @@
 #include <utility>
 #include <vector>
 
-#include "proxy/api_server.hpp"
+#include "cli/api_server.hpp"
+#include "teardown/counters.hpp"
 #include "proxy/proxy.hpp"
 #include "proxy/runtime.hpp"
 #include "rules/config.hpp"
 
-namespace faultline::proxy {
+namespace faultline::cli {
+
+using namespace faultline::proxy;    // NOLINT: until the control/cli split
+using namespace faultline::control;  // NOLINT
+using namespace faultline::teardown; // NOLINT
 
 // A listener that could not be opened, and the like: exit status 1.
 class StartupError : public std::runtime_error {
@@ -57,7 +62,7 @@ class App {
     [[nodiscard]] std::vector<std::pair<std::string, std::string>> proxy_addresses() const;
     [[nodiscard]] const rules::Config& config() const { return config_; }
     // The counters as they stood when run() returned.
-    [[nodiscard]] const Runtime::Counters& final_counters() const { return final_counters_; }
+    [[nodiscard]] const teardown::Counters& final_counters() const { return final_counters_; }
 
   private:
     static void on_signal(uv_signal_t* handle, int signum);
@@ -103,10 +108,10 @@ class App {
     std::vector<std::unique_ptr<Proxy>> proxies_;
     std::vector<UvHandle<uv_signal_t>> signals_;
     std::vector<std::string> last_reload_errors_;  // shown by /healthz until a reload succeeds
-    Runtime::Counters final_counters_;
+    teardown::Counters final_counters_;
     bool is_api_served_ = true;
     bool is_shutting_down_ = false;
     bool is_loop_closed_ = false;
 };
 
-}  // namespace faultline::proxy
+}  // namespace faultline::cli

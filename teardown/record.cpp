@@ -1,74 +1,9 @@
-// Classification and rendering of teardown records.
-#include "proxy/teardown.hpp"
+// Rendering of teardown records.
+#include "teardown/record.hpp"
 
 #include <fmt/format.h>
 
-#include "rules/config.hpp"
-
-namespace faultline::proxy {
-
-// The names live with the configuration, which checks [[expect]] reason = "..." against them;
-// the list follows the order of enum Reason.
-std::string_view reason_name(Reason reason) {
-    return rules::teardown_reason_names().at(static_cast<std::size_t>(reason));
-}
-
-std::string_view state_name(EndpointState state) {
-    switch (state) {
-        case EndpointState::open:
-            return "open";
-        case EndpointState::not_connected:
-            return "not_connected";
-        case EndpointState::fin_received:
-            return "fin_received";
-        case EndpointState::fin_sent:
-            return "fin_sent";
-        case EndpointState::rst_received:
-            return "rst_received";
-        case EndpointState::rst_sent:
-            return "rst_sent";
-        case EndpointState::refused:
-            return "refused";
-        case EndpointState::connect_timeout:
-            return "connect_timeout";
-        case EndpointState::timed_out:
-            return "timed_out";
-        case EndpointState::closed:
-            return "closed";
-        case EndpointState::error:
-            return "error";
-    }
-    return "error";
-}
-
-std::string_view initiator_name(Initiator initiator) {
-    switch (initiator) {
-        case Initiator::client:
-            return "client";
-        case Initiator::server:
-            return "server";
-        case Initiator::faultline:
-            return "faultline";
-    }
-    return "faultline";
-}
-
-Initiator initiator_of(Side side) {
-    return side == Side::client ? Initiator::client : Initiator::server;
-}
-
-Reason reset_reason(Side endpoint, Side inside) {
-    return endpoint == inside ? Reason::reset_i : Reason::reset_o;
-}
-
-Reason endpoint_reason(const EndpointHistory& endpoint, Side side, Side inside,
-                       const Cause& cause) {
-    if (endpoint.sent_rst || endpoint.refused) return reset_reason(side, inside);
-    if (endpoint.connect_timed_out) return Reason::syn_timeout;
-    if (endpoint.sent_fin) return Reason::tcp_fins;
-    return cause.reason;
-}
-
+namespace faultline::teardown {
 namespace {
 
 nlohmann::ordered_json endpoint_json(const EndpointHistory& endpoint, Side side,
@@ -125,4 +60,4 @@ std::string to_text(const TeardownRecord& record) {
     return text;
 }
 
-}  // namespace faultline::proxy
+}  // namespace faultline::teardown
