@@ -276,11 +276,7 @@ void Proxy::start_polling() {
 
 void Proxy::set_rules(std::vector<rules::Rule> rules) {
     // A rule that is new (or comes back) counts its connections from zero.
-    std::erase_if(rule_connections_, [&](const auto& entry) {
-        return std::none_of(rules.begin(), rules.end(), [&](const rules::Rule& rule) {
-            return rule.name == entry.first && rule.enabled;
-        });
-    });
+    rule_counters_.keep_only(rules);
     config_.rules = std::move(rules);
     update_listener_action();
     // Applying rules can end sessions, which leave the runtime's list: collect them first.
@@ -372,10 +368,6 @@ void Proxy::update(rules::ProxyConfig config) {
     config.rules = std::move(config_.rules);
     config_ = std::move(config);
     set_rules(std::move(new_rules));
-}
-
-std::uint64_t Proxy::count_rule_connection(const std::string& rule) {
-    return ++rule_connections_[rule];
 }
 
 void Proxy::note_connected() {

@@ -18,6 +18,7 @@
 #include "teardown/record.hpp"
 #include "proxy/uv_handle.hpp"
 #include "rules/config.hpp"
+#include "rules/decision.hpp"
 
 namespace faultline::proxy {
 
@@ -55,9 +56,8 @@ class Proxy {
     // New settings for the same listen address: the listener and the live connections stay;
     // timers and lists apply to them at once, a new upstream to new connections.
     void update(rules::ProxyConfig config);
-    // The 1-based index of a connection among those considered for the rule since it was added
-    // (for `first` and `every`).
-    [[nodiscard]] std::uint64_t count_rule_connection(const std::string& rule);
+    // How many connections each rule has been considered for (`first` and `every`).
+    [[nodiscard]] rules::RuleCounters& rule_counters() { return rule_counters_; }
     // 0 for the first connection this proxy accepts, then 1, 2...: what a session's random
     // draws are seeded from.
     [[nodiscard]] std::uint64_t next_connection_index() { return connections_accepted_++; }
@@ -94,7 +94,7 @@ class Proxy {
     UvHandle<uv_timer_t> resume_timer_;
     std::string bound_address_;
     RefusalDiagnosis diagnosis_;
-    std::map<std::string, std::uint64_t> rule_connections_;
+    rules::RuleCounters rule_counters_;
     std::uint64_t connections_accepted_ = 0;
     faults::ListenerAction listener_action_ = faults::ListenerAction::none;
     std::vector<int> filler_fds_;             // faultline's own connects that fill the queue

@@ -7,11 +7,12 @@
 #include <cassert>
 #include <utility>
 
+#include "rules/random.hpp"
 #include "teardown/log.hpp"
 
 namespace faultline::proxy {
 
-Runtime::Runtime(uv_loop_t* loop) : loop_(loop), reaper_(this) {
+Runtime::Runtime(uv_loop_t* loop) : loop_(loop), clock_(loop), reaper_(this) {
     int err = uv_check_init(loop_, reaper_.get());
     assert(err == 0);
     (void)err;
@@ -27,28 +28,9 @@ void Runtime::seed(std::optional<std::uint64_t> seed) {
     seed_ = seed;
 }
 
-namespace {
-
-// SplitMix64's finaliser: nearby inputs give unrelated outputs.
-std::uint64_t mix(std::uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-}  // namespace
-
-std::uint64_t splitmix64(std::uint64_t& state) {
-    return mix(state += 0x9E3779B97F4A7C15ULL);
-}
-
 std::uint64_t Runtime::session_seed(std::string_view proxy, std::uint64_t index) {
     if (!seed_) return unseeded_();
-    // FNV-1a of the name: stable across runs and builds, unlike std::hash.
-    std::uint64_t name = 0xCBF29CE484222325ULL;
-    for (char c : proxy)
-        name = (name ^ static_cast<unsigned char>(c)) * 0x100000001B3ULL;
-    return mix(mix(*seed_ ^ name) + (index + 1) * 0x9E3779B97F4A7C15ULL);
+    return rules::connection_seed(*seed_, proxy, index);
 }
 
 void Runtime::release_reserve_descriptor() {

@@ -18,14 +18,12 @@
 #include <vector>
 
 #include "proxy/buffer_pool.hpp"
+#include "proxy/loop_clock.hpp"
 #include "proxy/session.hpp"
 #include "proxy/uv_handle.hpp"
 #include "teardown/counters.hpp"
 
 namespace faultline::proxy {
-
-// SplitMix64: advances `state` and returns the next 64 random bits.
-[[nodiscard]] std::uint64_t splitmix64(std::uint64_t& state);
 
 class Runtime {
   public:
@@ -36,6 +34,8 @@ class Runtime {
 
     [[nodiscard]] uv_loop_t* loop() const { return loop_; }
     [[nodiscard]] BufferPool& buffers() { return buffers_; }
+    // The rule engine's clock, on this loop.
+    [[nodiscard]] LoopClock& clock() { return clock_; }
 
     // Random sources: each session draws its toxicity decisions and its faults' randomness
     // (jitter, slice sizes) from its own generator, seeded from the configured seed, the proxy's
@@ -106,6 +106,7 @@ class Runtime {
 
     uv_loop_t* loop_;
     BufferPool buffers_;
+    LoopClock clock_;
     std::uint64_t next_id_ = 1;
     std::map<std::uint64_t, std::unique_ptr<Session>> sessions_;
     std::vector<std::unique_ptr<Session>> retired_;

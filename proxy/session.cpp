@@ -38,8 +38,9 @@ Session::Session(Runtime& runtime, Proxy& proxy, std::uint64_t id)
     : runtime_(runtime),
       proxy_(proxy),
       id_(id),
-      random_state_(runtime.session_seed(proxy.name(), proxy.next_connection_index())),
-      timer_(this) {
+      random_(runtime.session_seed(proxy.name(), proxy.next_connection_index())),
+      timer_(this),
+      rules_(*this, runtime.clock(), random_) {
     client_.session = this;
     client_.side = Side::client;
     server_.session = this;
@@ -80,7 +81,7 @@ void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     }
     Session& self = *leg->session;
     if (nread > 0) {
-        self.forward(*leg, self.other(*leg), buf->base, static_cast<std::size_t>(nread));
+        self.forward(self.other(*leg), buf->base, static_cast<std::size_t>(nread));
         return;
     }
     self.runtime_.buffers().give(buf->base);
@@ -123,15 +124,15 @@ void Session::resume_reading(Leg& leg) {
     start_reading(leg);
 }
 
-void Session::forward(Leg& from, Leg& to, char* buffer, std::size_t length) {
-    if (!silent_cause_) note_activity();  // bytes a forgotten flow swallows are no activity
+void Session::forward(Leg& to, char* buffer, std::size_t length) {
+    if (!rules_.silent_cause()) note_activity();  // bytes a forgotten flow swallows are no activity
     faults::Stream stream = stream_into(to);
-    if (is_transparent(stream)) {
+    if (rules_.is_transparent(stream)) {
         write(to, buffer, length, buffer);
     } else {
         std::string bytes(buffer, length);
         runtime_.buffers().give(buffer);
-        on_rule_data(from, stream, std::move(bytes));
+        rules_.on_data(stream, std::move(bytes));
     }
     update_backpressure(stream);
 }
@@ -193,7 +194,7 @@ void Session::update_backpressure(faults::Stream stream) {
     // A rule that is ending the connection has stopped reading for good.
     if (finished_ || pending_reset_ || closing_cause_) return;
     Leg& to = destination(stream);
-    std::size_t pending = to.queued_bytes + chain_for(stream).held_bytes();
+    std::size_t pending = to.queued_bytes + rules_.held_bytes(stream);
     if (pending >= settings().buffer_limit) {
         pause_reading(source(stream));
     } else {
@@ -228,10 +229,12 @@ void Session::on_eof(Leg& from) {
     if (!first_fin_) first_fin_ = Cause{Reason::tcp_fins, initiator_of(from.side), {}, {}};
     note_activity();
     faults::Stream stream = stream_into(other(from));
-    if (is_transparent(stream)) {
+    if (rules_.is_transparent(stream)) {
         deliver_end(stream);
+    } else if (rules_.silent_cause()) {
+        end_silently_if_done();
     } else {
-        on_rule_end(from, stream);
+        rules_.on_end(stream);
     }
     // The end may need no shutdown of ours (a rule already sent the FIN it stands for, as
     // half_close early_fin does): then this EOF can be the last thing the connection waited for.
@@ -253,7 +256,7 @@ void Session::deliver_end(faults::Stream stream) {
     }
     to.is_shutdown_requested = true;
     if (!from.has_eof && !first_fin_) {
-        first_fin_ = Cause{Reason::tcp_fins, Initiator::faultline, {}, last_fired_rule_};
+        first_fin_ = Cause{Reason::tcp_fins, Initiator::faultline, {}, rules_.last_fired()};
     }
     if (!to.has_eof) {
         half_closed_at_ = uv_now(runtime_.loop());
@@ -309,7 +312,7 @@ void Session::on_reset_seen(void* owner, int error) {
 
 void Session::on_leg_failed(Leg& leg, int status) {
     if (finished_) return;
-    if (silent_cause_ && (status == UV_ECONNRESET || status == UV_EPIPE)) {
+    if (rules_.silent_cause() && (status == UV_ECONNRESET || status == UV_EPIPE)) {
         // A forgotten flow: the other endpoint hears nothing of it.
         leg.history.sent_rst = true;
         leg.has_eof = true;
@@ -486,8 +489,7 @@ void Session::finish() {
     finished_ = true;
     timer_.close();
     flush_timer_.close();
-    upstream_chain_.cancel_timers();
-    downstream_chain_.cancel_timers();
+    rules_.stop_timers();
     if (resolving_) {
         resolving_->data = nullptr;  // its callback frees it
         (void)uv_cancel(reinterpret_cast<uv_req_t*>(resolving_));
@@ -504,7 +506,7 @@ void Session::finish() {
     bool is_ended_by_waiting = record.cause.reason == Reason::conn_timeout ||
                                record.cause.reason == Reason::fin_timeout ||
                                record.cause.reason == Reason::xlate_clear;
-    if (record.cause.rule.empty() && is_ended_by_waiting) record.cause.rule = last_fired_rule_;
+    if (record.cause.rule.empty() && is_ended_by_waiting) record.cause.rule = rules_.last_fired();
     record.inside = settings().inside;
     record.client = client_.history;
     record.server = server_.history;

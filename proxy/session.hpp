@@ -22,10 +22,11 @@
 
 #include "proxy/deadlines.hpp"
 #include "proxy/reset_watch.hpp"
-#include "proxy/stream_chain.hpp"
 #include "teardown/record.hpp"
 #include "proxy/uv_handle.hpp"
 #include "rules/config.hpp"
+#include "rules/connection_rules.hpp"
+#include "rules/random.hpp"
 
 namespace faultline::proxy {
 
@@ -40,7 +41,7 @@ using teardown::TeardownRecord;
 class Proxy;
 class Runtime;
 
-class Session final : private ChainHost {
+class Session final : private rules::RuleHost {
   public:
     // A queued remainder up to this size is copied out of its pool buffer.
     static constexpr std::size_t small_write_bytes = 8 * 1024;
@@ -100,15 +101,12 @@ class Session final : private ChainHost {
     }
     Leg& source(faults::Stream s) { return s == faults::Stream::upstream ? client_ : server_; }
     Leg& destination(faults::Stream s) { return s == faults::Stream::upstream ? server_ : client_; }
-    StreamChain& chain_for(faults::Stream s) {
-        return s == faults::Stream::upstream ? upstream_chain_ : downstream_chain_;
-    }
     void write(Leg& to, const char* data, std::size_t length, char* pooled);
     void update_backpressure(faults::Stream stream);
     void deliver_end(faults::Stream stream) override;
     void start_reading(Leg& leg);
     void stop_reading(Leg& leg);
-    void forward(Leg& from, Leg& to, char* buffer, std::size_t length);
+    void forward(Leg& to, char* buffer, std::size_t length);
     void on_written(Leg& to, std::size_t length, std::size_t held, int status);
     void pause_reading(Leg& leg);
     void resume_reading(Leg& leg);
@@ -117,27 +115,20 @@ class Session final : private ChainHost {
     void on_leg_failed(Leg& leg, int status);
     void maybe_end_gracefully();
 
-    // Rules (session_rules.cpp).
-    [[nodiscard]] bool is_transparent(faults::Stream stream);
-    void on_rule_data(Leg& from, faults::Stream stream, std::string bytes);
-    void on_rule_end(Leg& from, faults::Stream stream);
-    [[nodiscard]] bool rule_applies(const rules::Rule& rule);
-    [[nodiscard]] Cause rule_cause(const RuleRunner& rule) const;
+    // Rules (session_rules.cpp): the engine's host.
+    [[nodiscard]] rules::ConnectionFacts facts() const;
     void end_silently_if_done();
     void finish_flushed_reset();
     static void on_flush_check(uv_timer_t* handle);
-    [[nodiscard]] uv_loop_t* chain_loop() const override;
-    [[nodiscard]] bool chain_is_over() const override { return finished_; }
-    [[nodiscard]] double chain_random() override;
-    [[nodiscard]] faults::Micros chain_last_activity() const override;
+    [[nodiscard]] bool is_over() const override { return finished_; }
+    [[nodiscard]] faults::Micros last_activity() const override;
     void deliver(faults::Stream stream, std::string bytes) override;
-    void rule_reset(const RuleRunner& rule, faults::Target target, bool flush) override;
-    void rule_close(const RuleRunner& rule) override;
-    void rule_go_silent(const RuleRunner& rule) override;
-    void rule_reset_on_reverse_data(const RuleRunner& rule) override;
-    void rule_started(const RuleRunner& rule) override;
-    void rule_left_broken_stream(const std::string& rule) override;
-    void chain_changed(faults::Stream stream) override;
+    void reset(const Cause& cause, faults::Target target, bool flush) override;
+    void claim_ending(const Cause& cause) override;
+    void close(const Cause& cause) override;
+    void held_bytes_changed(faults::Stream stream) override;
+    void rule_started(const rules::Rule& rule) override;
+    void stream_broken(const Cause& cause) override;
 
     // Connect phase.
     void connect_upstream();
@@ -179,9 +170,8 @@ class Session final : private ChainHost {
     Runtime& runtime_;
     Proxy& proxy_;
     std::uint64_t id_;
-    // This connection's draws (Runtime::session_seed): SplitMix64, 8 bytes of state where a
-    // Mersenne Twister would add 2.5 KiB to every connection.
-    std::uint64_t random_state_;
+    // This connection's draws (Runtime::session_seed).
+    rules::Random random_;
     Leg client_;
     Leg server_;
     UvHandle<uv_timer_t> timer_;
@@ -200,13 +190,9 @@ class Session final : private ChainHost {
     bool finished_ = false;
 
     // Rules.
-    StreamChain upstream_chain_{*this, faults::Stream::upstream};
-    StreamChain downstream_chain_{*this, faults::Stream::downstream};
+    rules::ConnectionRules rules_;
     sockaddr_storage client_sockaddr_{};
     bool has_client_sockaddr_ = false;
-    std::string last_fired_rule_;         // named in the record when a timer ends the connection
-    std::optional<Cause> silent_cause_;   // set by a rule that made the connection go silent
-    std::string reverse_reset_rule_[2];   // per stream: its data resets the sender (collapse)
     std::optional<Cause> closing_cause_;  // ending with FIN after queued bytes
     std::uint64_t closing_deadline_ms_ = 0;
     // A reset that waits for the kernel to send what was forwarded first.
@@ -217,15 +203,6 @@ class Session final : private ChainHost {
         bool flush = false;
         std::uint64_t deadline_ms = 0;  // a flush waits at most this long
     };
-    // Whether a rule applies to this connection, decided once.
-    struct Decision {
-        std::string name;
-        faults::Stream stream;
-        double toxicity;
-        rules::Match match;
-        bool applies;
-    };
-    std::vector<Decision> decisions_;
     std::optional<PendingReset> pending_reset_;
     UvHandle<uv_timer_t> flush_timer_;
 };
