@@ -1,15 +1,14 @@
-// The running faultline: one event loop that owns the proxies, their sessions, the control API
-// and the signal handlers, from start-up to a clean shutdown.
+// The composition root that `faultline serve` and `faultline run` share: one event loop that owns
+// the proxies and their sessions, the control API, the signal handlers and the configuration
+// watcher, from start-up to a clean shutdown. It applies every new configuration (a reloaded file,
+// an API change) as a difference, and it is the control API's view of the running program.
 #pragma once
 
 #include <uv.h>
 
 #include <chrono>
-#include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -17,17 +16,18 @@
 #include <utility>
 #include <vector>
 
-#include "cli/api_server.hpp"
-#include "teardown/counters.hpp"
+#include "cli/api_listener.hpp"
+#include "cli/config_watcher.hpp"
+#include "control/api.hpp"
+#include "control/api_server.hpp"
+#include "control/control_plane.hpp"
+#include "control/events.hpp"
 #include "proxy/proxy.hpp"
 #include "proxy/runtime.hpp"
 #include "rules/config.hpp"
+#include "teardown/counters.hpp"
 
 namespace faultline::cli {
-
-using namespace faultline::proxy;    // NOLINT: until the control/cli split
-using namespace faultline::control;  // NOLINT
-using namespace faultline::teardown; // NOLINT
 
 // A listener that could not be opened, and the like: exit status 1.
 class StartupError : public std::runtime_error {
@@ -35,13 +35,13 @@ class StartupError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-class App {
+class App final : public control::ControlPlane {
   public:
     // `config_path`: the file to watch and reload (on change and on SIGHUP), if any.
     explicit App(rules::Config config, std::optional<std::string> config_path = std::nullopt);
     App(const App&) = delete;
     App& operator=(const App&) = delete;
-    ~App();
+    ~App() override;
 
     // Starts every listener, runs until SIGTERM or SIGINT, then closes live sessions (Xlate
     // Clear) and returns. Throws StartupError when a listener cannot be opened.
@@ -60,54 +60,48 @@ class App {
     [[nodiscard]] uv_loop_t* loop() { return &loop_; }
     // Each proxy's name and the address it listens on (the configured one when it does not).
     [[nodiscard]] std::vector<std::pair<std::string, std::string>> proxy_addresses() const;
-    [[nodiscard]] const rules::Config& config() const { return config_; }
     // The counters as they stood when run() returned.
     [[nodiscard]] const teardown::Counters& final_counters() const { return final_counters_; }
 
+    // control::ControlPlane
+    [[nodiscard]] const rules::Config& config() const override { return config_; }
+    [[nodiscard]] std::optional<std::string> apply(rules::Config config) override;
+    [[nodiscard]] std::string listen_address(std::string_view proxy) const override;
+    [[nodiscard]] std::vector<control::ConnectionInfo> connections() const override;
+    bool kill(std::uint64_t id) override;
+    [[nodiscard]] const teardown::Counters& counters() const override;
+    [[nodiscard]] const std::vector<std::string>& reload_errors() const override {
+        return reload_errors_;
+    }
+
   private:
     static void on_signal(uv_signal_t* handle, int signum);
-    static void on_file_event(uv_fs_event_t* handle, const char* filename, int events, int status);
-    static void on_reload_timer(uv_timer_t* handle);
     static void on_drain_timer(uv_timer_t* handle);
     void start();
-    void watch_config();
+    void start_api();
     void reload(std::string_view trigger);
     // Applies a new valid configuration as a difference: unchanged proxies keep their listeners
     // and connections and take the new rules; changed, disabled and removed ones close theirs.
-    void apply(rules::Config config);
-    [[nodiscard]] Proxy* find_proxy(const std::string& name);
+    // Throws StartupError when a proxy that should listen cannot (it stays, not listening).
+    void apply_difference(rules::Config config);
+    [[nodiscard]] const proxy::Proxy* find_proxy(std::string_view name) const;
+    void on_record(const nlohmann::ordered_json& record);
     void shutdown(std::string_view cause);
-    // The control API's routes (app_api.cpp): every change is a new configuration applied as a
-    // difference, exactly as a reload applies a file.
-    [[nodiscard]] HttpResponse handle_api(const HttpRequest& request);
-    [[nodiscard]] HttpResponse handle_proxies(const HttpRequest& request,
-                                              const std::vector<std::string>& parts);
-    [[nodiscard]] HttpResponse handle_toxics(const HttpRequest& request, rules::ProxyConfig& proxy,
-                                             const std::vector<std::string>& parts);
-    [[nodiscard]] HttpResponse populate(const HttpRequest& request);
-    // Applies `config`; when a proxy that should listen does not, restores the previous state
-    // and returns the listen error.
-    [[nodiscard]] std::optional<std::string> apply_from_api(rules::Config config);
-    [[nodiscard]] nlohmann::ordered_json proxy_json(const rules::ProxyConfig& proxy);
-    [[nodiscard]] std::string metrics_text();
-    // Keeps the `listen` string of an API body, shown until the proxy has a bound address.
-    void remember_listen(const nlohmann::json& body, const rules::ProxyConfig& proxy);
 
     rules::Config config_;
-    // By proxy name: the listen address as an API client wrote it ("localhost:0"), with its
-    // parsed form, for a proxy that has not listened (Toxiproxy echoes the string).
-    std::map<std::string, std::pair<rules::Endpoint, std::string>> listen_as_given_;
     std::optional<std::string> config_path_;
-    UvHandle<uv_fs_event_t> watcher_;
-    UvHandle<uv_timer_t> reload_timer_;  // coalesces the several events of one save
-    UvHandle<uv_timer_t> drain_timer_;   // drain_then_stop: the grace period
-    std::string drain_cause_;
     uv_loop_t loop_{};
-    std::unique_ptr<Runtime> runtime_;
-    std::unique_ptr<ApiServer> api_;
-    std::vector<std::unique_ptr<Proxy>> proxies_;
-    std::vector<UvHandle<uv_signal_t>> signals_;
-    std::vector<std::string> last_reload_errors_;  // shown by /healthz until a reload succeeds
+    std::unique_ptr<proxy::Runtime> runtime_;
+    std::vector<std::unique_ptr<proxy::Proxy>> proxies_;
+    control::EventLog events_;
+    std::unique_ptr<control::Api> api_;
+    std::unique_ptr<control::ApiServer> api_server_;
+    std::unique_ptr<ApiListener> api_listener_;
+    std::unique_ptr<ConfigWatcher> watcher_;
+    std::vector<proxy::UvHandle<uv_signal_t>> signals_;
+    proxy::UvHandle<uv_timer_t> drain_timer_;  // drain_then_stop: the grace period
+    std::string drain_cause_;
+    std::vector<std::string> reload_errors_;  // shown by /healthz until a reload succeeds
     teardown::Counters final_counters_;
     bool is_api_served_ = true;
     bool is_shutting_down_ = false;

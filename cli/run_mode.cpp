@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "cli/app.hpp"
+#include "proxy/uv_handle.hpp"
 #include "teardown/log.hpp"
 #include "cli/run_report.hpp"
 #include "rules/config.hpp"
@@ -179,18 +180,19 @@ class Child {
         options.env = envp.data();
         options.stdio_count = 3;
         options.stdio = stdio;
-        process_.data = this;
         started_at_ = uv_now(app_.loop());
         // Nothing of faultline's but the standard streams may reach the command: spdlog opens
         // the log file ([log] file) without close-on-exec.
         (void)::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-        if (int err = uv_spawn(app_.loop(), &process_, &options); err != 0) {
+        int err = uv_spawn(app_.loop(), process_.get(), &options);
+        process_.mark_initialised();  // initialised even when the spawn failed: it must be closed
+        if (err != 0) {
             std::cerr << "faultline run: cannot start " << command_[0] << ": " << uv_strerror(err)
                       << '\n';
             // As shells do: 127 for a command not found, 126 for one that cannot be executed.
             status_ = err == UV_ENOENT ? 127 : 126;
             outcome_ = "could not start (" + std::string(uv_err_name(err)) + ")";
-            uv_close(reinterpret_cast<uv_handle_t*>(&process_), nullptr);
+            process_.close();
             app_.stop("the command could not start");
             return;
         }
@@ -208,15 +210,16 @@ class Child {
     bool forward(int signum) {
         if (!is_running_) return false;
         if (signals_forwarded_++ > 0) {
-            (void)uv_process_kill(&process_, SIGKILL);
+            (void)uv_process_kill(process_.get(), SIGKILL);
         } else if (signum != SIGINT || !::isatty(0)) {
-            (void)uv_process_kill(&process_, signum);
+            (void)uv_process_kill(process_.get(), signum);
         }
         return true;
     }
 
     static void on_exit(uv_process_t* process, std::int64_t exit_status, int term_signal) {
         auto* self = static_cast<Child*>(process->data);
+        if (!self) return;
         self->is_running_ = false;
         self->duration_ms_ = uv_now(self->app_.loop()) - self->started_at_;
         if (term_signal != 0) {
@@ -226,14 +229,14 @@ class Child {
             self->status_ = static_cast<int>(exit_status);
             self->outcome_ = "exited with status " + std::to_string(exit_status);
         }
-        uv_close(reinterpret_cast<uv_handle_t*>(process), nullptr);
+        self->process_.close();
         self->app_.drain_then_stop(self->grace_, "the command ended");
     }
 
     App& app_;
     std::vector<std::string> command_;
     std::chrono::milliseconds grace_;
-    uv_process_t process_{};
+    proxy::UvHandle<uv_process_t> process_{this};
     bool is_running_ = false;
     int signals_forwarded_ = 0;
     std::uint64_t started_at_ = 0;
@@ -255,8 +258,7 @@ RunSummary summarize(const App& app, const Child& child, const std::vector<std::
         for (const auto& rule : proxy.rules)
             summary.rules.push_back({proxy.name, rule.name, std::string(rule.type())});
     }
-    const auto& counters = app.final_counters();
-    summary.counts = {counters.connections, counters.teardowns, counters.rule_activations};
+    summary.counts = app.final_counters();
     summary.expectations = check_expectations(app.config().expectations, summary.counts);
     return summary;
 }

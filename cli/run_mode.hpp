@@ -8,14 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace faultline::proxy {}
-namespace faultline::control {}
-namespace faultline::teardown {}
 namespace faultline::cli {
-
-using namespace faultline::proxy;    // NOLINT: until the control/cli split
-using namespace faultline::control;  // NOLINT
-using namespace faultline::teardown; // NOLINT
 
 // The environment variable for a proxy's address: "pg-main" gives FAULTLINE_PG_MAIN_ADDR.
 [[nodiscard]] std::string address_variable(std::string_view proxy_name);

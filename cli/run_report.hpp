@@ -12,22 +12,12 @@
 #include <vector>
 
 #include "rules/config.hpp"
+#include "teardown/counters.hpp"
 
-namespace faultline::proxy {}
-namespace faultline::control {}
-namespace faultline::teardown {}
 namespace faultline::cli {
 
-using namespace faultline::proxy;    // NOLINT: until the control/cli split
-using namespace faultline::control;  // NOLINT
-using namespace faultline::teardown; // NOLINT
-
-// The counts a run collected (from the runtime's counters).
-struct RunCounts {
-    std::map<std::string, std::uint64_t> connections;                               // by proxy
-    std::map<std::pair<std::string, std::string>, std::uint64_t> teardowns;         // proxy, reason
-    std::map<std::pair<std::string, std::string>, std::uint64_t> rule_activations;  // proxy, rule
-};
+// The counts a run collected: the runtime's counters as they stood at the end.
+using RunCounts = teardown::Counters;
 
 struct ExpectationResult {
     rules::Expectation expectation;

@@ -4,14 +4,7 @@
 #include <string>
 #include <vector>
 
-namespace faultline::proxy {}
-namespace faultline::control {}
-namespace faultline::teardown {}
 namespace faultline::cli {
-
-using namespace faultline::proxy;    // NOLINT: until the control/cli split
-using namespace faultline::control;  // NOLINT
-using namespace faultline::teardown; // NOLINT
 
 using TableRow = std::vector<std::string>;
 

@@ -53,8 +53,6 @@ void Runtime::record(const TeardownRecord& record) {
     teardown::log_event(teardown::LogLevel::info, json, to_text(record));
     counters_.count(record);
     if (on_record) on_record(json);
-    recent_.push_back(std::move(json));
-    if (recent_.size() > recent_limit) recent_.pop_front();
 }
 
 void Runtime::retire(Session& session) {

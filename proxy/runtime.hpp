@@ -47,8 +47,7 @@ class Runtime {
 
     Session& create_session(Proxy& proxy);
     [[nodiscard]] std::uint64_t allocate_id() { return next_id_++; }
-    // Publishes a finished connection's record: the log line (and later the API's event list
-    // and metrics).
+    // Publishes a finished connection's record: the log line, the counters, and on_record.
     void record(const TeardownRecord& record);
     // Called by a session that has ended: it is deleted after the current round of callbacks.
     void retire(Session& session);
@@ -85,11 +84,6 @@ class Runtime {
     // Called with every teardown record as it is written (the API's event stream).
     std::function<void(const nlohmann::ordered_json&)> on_record;
 
-    // The latest teardown records, oldest first (at most recent_limit), for GET /events.
-    static constexpr std::size_t recent_limit = 1000;
-    [[nodiscard]] const std::deque<nlohmann::ordered_json>& recent_records() const {
-        return recent_;
-    }
     // Counters for GET /metrics.
     [[nodiscard]] const teardown::Counters& counters() const { return counters_; }
     void count_rule_activation(const std::string& proxy, const std::string& rule) {
@@ -121,7 +115,6 @@ class Runtime {
     std::unordered_map<std::string, std::vector<Upstream>> upstreams_;  // by local address
     UvHandle<uv_check_t> reaper_;
     int reserve_fd_ = -1;
-    std::deque<nlohmann::ordered_json> recent_;
     teardown::Counters counters_;
     std::optional<std::uint64_t> seed_;
     // Without a seed, sessions' seeds come from here (one system seed: std::random_device per

@@ -73,9 +73,12 @@ class Session final : private rules::RuleHost {
     [[nodiscard]] const std::string& client_address() const { return client_.history.address; }
     // The address the client connected to (a system call: for loop detection only).
     [[nodiscard]] std::string client_reached() const;
-    // For GET /connections: the live state as JSON (id, proxy, client, upstream, age, bytes,
-    // the rules acting on it).
-    [[nodiscard]] nlohmann::ordered_json describe() const;
+    // The live state, for the control API's list of connections.
+    [[nodiscard]] const std::string& upstream_address() const { return server_.history.address; }
+    [[nodiscard]] std::uint64_t age_ms() const;
+    [[nodiscard]] std::uint64_t bytes_up() const { return server_.delivered_bytes; }
+    [[nodiscard]] std::uint64_t bytes_down() const { return client_.delivered_bytes; }
+    [[nodiscard]] std::vector<std::string> active_rules() const { return rules_.active(); }
 
   private:
     struct Leg {

@@ -111,15 +111,8 @@ void Session::close(const Cause& cause) {
     end_with_shutdown(cause);
 }
 
-nlohmann::ordered_json Session::describe() const {
-    return {{"id", id_},
-            {"proxy", proxy_.name()},
-            {"client", client_.history.address},
-            {"upstream", server_.history.address},
-            {"age_ms", uv_now(runtime_.loop()) - started_at_},
-            {"bytes_up", server_.delivered_bytes},
-            {"bytes_down", client_.delivered_bytes},
-            {"rules", rules_.active()}};
+std::uint64_t Session::age_ms() const {
+    return uv_now(runtime_.loop()) - started_at_;
 }
 
 void Session::rule_started(const rules::Rule& rule) {

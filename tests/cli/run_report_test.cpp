@@ -33,9 +33,11 @@ rules::Expectation rule(std::vector<std::string> names, bool fired) {
 }
 
 const RunCounts counts{
-    {{"pg", 3}, {"web", 1}},
-    {{{"pg", "Reset-I"}, 2}, {{"pg", "TCP FINs"}, 1}, {{"web", "Reset-I"}, 1}},
-    {{{"pg", "slow_upstream"}, 2}, {{"pg", "slow_downstream"}, 1}},
+    .connections = {{"pg", 3}, {"web", 1}},
+    .teardowns = {{{"pg", "Reset-I"}, 2}, {{"pg", "TCP FINs"}, 1}, {{"web", "Reset-I"}, 1}},
+    .bytes_up = {},
+    .bytes_down = {},
+    .rule_activations = {{{"pg", "slow_upstream"}, 2}, {{"pg", "slow_downstream"}, 1}},
 };
 
 }  // namespace

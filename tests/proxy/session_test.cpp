@@ -141,13 +141,16 @@ TEST_SUITE("proxy/session") {
         int clients[2] = {-1, -1};
         {
             Runtime runtime(&loop);
+            std::vector<nlohmann::ordered_json> records;
+            runtime.on_record = [&](const nlohmann::ordered_json& record) {
+                records.push_back(record);
+            };
             Proxy proxy(runtime, config);
             REQUIRE(proxy.start() == 0);
             // The loop does not run: both handshakes complete in the kernel's accept queue.
             for (int& client : clients)
                 client = connect_to(proxy.listen_address());
             proxy.stop_listening();
-            const auto& records = runtime.recent_records();
             REQUIRE(records.size() == 2);
             for (const auto& record : records) {
                 CHECK(record["reason"] == "Xlate Clear");

@@ -1,0 +1,50 @@
+// The one interface through which the control API reaches the running program: the
+// configuration (read it, apply a new one as a difference), the live connections (list, kill),
+// the counters, and the last reload's errors. The composition root (cli/app.hpp) implements it;
+// nothing in control/ knows sockets, sessions or the event loop.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rules/config.hpp"
+#include "teardown/counters.hpp"
+
+namespace faultline::control {
+
+// One live connection, as GET /connections shows it.
+struct ConnectionInfo {
+    std::uint64_t id = 0;
+    std::string proxy;
+    std::string client;
+    std::string upstream;
+    std::uint64_t age_ms = 0;
+    std::uint64_t bytes_up = 0;
+    std::uint64_t bytes_down = 0;
+    std::vector<std::string> rules;  // acting on it now
+};
+
+class ControlPlane {
+  public:
+    virtual ~ControlPlane() = default;
+
+    // The running configuration: proxies (with the ports they were given) and rules.
+    [[nodiscard]] virtual const rules::Config& config() const = 0;
+    // Applies `config` as a difference, exactly as a reloaded file is applied: unchanged proxies
+    // keep their listeners and connections, changed rules act on live connections. When a proxy
+    // that should listen cannot, the previous state is restored and the listen error returned.
+    [[nodiscard]] virtual std::optional<std::string> apply(rules::Config config) = 0;
+    // The address a proxy listens on ("127.0.0.1:40123"); empty when it does not listen.
+    [[nodiscard]] virtual std::string listen_address(std::string_view proxy) const = 0;
+    [[nodiscard]] virtual std::vector<ConnectionInfo> connections() const = 0;
+    // Ends one live connection (Xlate Clear); false when there is none with that id.
+    virtual bool kill(std::uint64_t id) = 0;
+    [[nodiscard]] virtual const teardown::Counters& counters() const = 0;
+    // The errors of the last reload of the configuration file, until one succeeds.
+    [[nodiscard]] virtual const std::vector<std::string>& reload_errors() const = 0;
+};
+
+}  // namespace faultline::control

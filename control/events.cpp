@@ -1,0 +1,12 @@
+// Keeping the latest records and passing new ones on.
+#include "control/events.hpp"
+
+namespace faultline::control {
+
+void EventLog::publish(const nlohmann::ordered_json& record) {
+    if (on_publish) on_publish(record.dump() + "\n");
+    recent_.push_back(record);
+    if (recent_.size() > recent_limit) recent_.pop_front();
+}
+
+}  // namespace faultline::control

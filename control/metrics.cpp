@@ -1,0 +1,67 @@
+// Prometheus text format (version 0.0.4).
+#include "control/metrics.hpp"
+
+#include <string_view>
+
+namespace faultline::control {
+namespace {
+
+class MetricsWriter {
+  public:
+    void family(std::string_view name, std::string_view type, std::string_view help) {
+        out_ += "# HELP " + std::string(name) + " " + std::string(help) + "\n# TYPE " +
+                std::string(name) + " " + std::string(type) + "\n";
+    }
+    void line(std::string_view name, const std::string& labels, std::uint64_t value) {
+        out_ += std::string(name) + "{" + labels + "} " + std::to_string(value) + "\n";
+    }
+    [[nodiscard]] std::string take() { return std::move(out_); }
+
+  private:
+    std::string out_;
+};
+
+std::string label(std::string_view key, std::string_view value) {
+    return std::string(key) + "=\"" + std::string(value) + "\"";
+}
+
+}  // namespace
+
+std::string metrics_text(const teardown::Counters& counters,
+                         const std::vector<std::string>& proxies,
+                         const std::map<std::string, std::uint64_t>& open) {
+    MetricsWriter out;
+    out.family("faultline_connections_open", "gauge", "Connections open now.");
+    for (const auto& proxy : proxies) {
+        auto it = open.find(proxy);
+        out.line("faultline_connections_open", label("proxy", proxy),
+                 it == open.end() ? 0 : it->second);
+    }
+    out.family("faultline_connections_total", "counter", "Connections ended.");
+    for (const auto& [proxy, value] : counters.connections) {
+        out.line("faultline_connections_total", label("proxy", proxy), value);
+    }
+    out.family("faultline_bytes_total", "counter", "Bytes delivered, by direction.");
+    for (const auto& [proxy, value] : counters.bytes_up) {
+        out.line("faultline_bytes_total",
+                 label("proxy", proxy) + "," + label("direction", "upstream"), value);
+    }
+    for (const auto& [proxy, value] : counters.bytes_down) {
+        out.line("faultline_bytes_total",
+                 label("proxy", proxy) + "," + label("direction", "downstream"), value);
+    }
+    out.family("faultline_teardowns_total", "counter", "Connections ended, by reason.");
+    for (const auto& [key, value] : counters.teardowns) {
+        out.line("faultline_teardowns_total",
+                 label("proxy", key.first) + "," + label("reason", key.second), value);
+    }
+    out.family("faultline_rule_activations_total", "counter",
+               "Rules that started acting on a connection.");
+    for (const auto& [key, value] : counters.rule_activations) {
+        out.line("faultline_rule_activations_total",
+                 label("proxy", key.first) + "," + label("rule", key.second), value);
+    }
+    return out.take();
+}
+
+}  // namespace faultline::control
