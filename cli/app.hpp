@@ -24,6 +24,7 @@
 #include "control/events.hpp"
 #include "proxy/proxy.hpp"
 #include "proxy/runtime.hpp"
+#include "proxy/session.hpp"
 #include "rules/config.hpp"
 #include "teardown/counters.hpp"
 

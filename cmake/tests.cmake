@@ -11,6 +11,7 @@ include(doctest)
 
 # The loop tier: test files that run a libuv loop.
 set(FAULTLINE_LOOP_TESTS
+    ${CMAKE_SOURCE_DIR}/tests/proxy/leg_test.cpp
     ${CMAKE_SOURCE_DIR}/tests/proxy/session_test.cpp)
 
 file(GLOB FAULTLINE_UNIT_TESTS CONFIGURE_DEPENDS

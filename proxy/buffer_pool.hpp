@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstring>
 #include <memory>
+#include <utility>
 #include <vector>
 
 namespace faultline::proxy {
@@ -31,6 +33,54 @@ class BufferPool {
   private:
     static constexpr std::size_t max_free_ = 64;
     std::vector<std::unique_ptr<char[]>> free_;
+};
+
+// The bytes a queued write holds until its callback: a whole pool buffer (given back to the pool
+// when released), or an exact-size copy for a small remainder, so that many small queued chunks
+// do not each hold a whole pool buffer.
+class HeldBytes {
+  public:
+    HeldBytes() = default;
+    [[nodiscard]] static HeldBytes pooled(BufferPool& pool, char* buffer) {
+        HeldBytes held;
+        held.data_ = buffer;
+        held.pool_ = &pool;
+        return held;
+    }
+    [[nodiscard]] static HeldBytes copy_of(const char* data, std::size_t length) {
+        HeldBytes held;
+        held.data_ = new char[length];
+        std::memcpy(held.data_, data, length);
+        return held;
+    }
+    HeldBytes(HeldBytes&& other) noexcept
+        : data_(std::exchange(other.data_, nullptr)), pool_(std::exchange(other.pool_, nullptr)) {}
+    HeldBytes& operator=(HeldBytes&& other) noexcept {
+        if (this != &other) {
+            release();
+            data_ = std::exchange(other.data_, nullptr);
+            pool_ = std::exchange(other.pool_, nullptr);
+        }
+        return *this;
+    }
+    HeldBytes(const HeldBytes&) = delete;
+    HeldBytes& operator=(const HeldBytes&) = delete;
+    ~HeldBytes() { release(); }
+
+    [[nodiscard]] char* data() const { return data_; }
+    [[nodiscard]] bool is_pooled() const { return pool_ != nullptr; }
+
+  private:
+    void release() {
+        if (pool_) {
+            pool_->give(std::exchange(data_, nullptr));
+        } else {
+            delete[] std::exchange(data_, nullptr);
+        }
+    }
+
+    char* data_ = nullptr;
+    BufferPool* pool_ = nullptr;
 };
 
 }  // namespace faultline::proxy

@@ -12,6 +12,7 @@
 #include "proxy/address.hpp"
 #include "teardown/log.hpp"
 #include "proxy/runtime.hpp"
+#include "proxy/session.hpp"
 
 namespace faultline::proxy {
 

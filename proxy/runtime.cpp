@@ -7,6 +7,7 @@
 #include <cassert>
 #include <utility>
 
+#include "proxy/session.hpp"
 #include "rules/random.hpp"
 #include "teardown/log.hpp"
 
@@ -48,9 +49,9 @@ Session& Runtime::create_session(Proxy& proxy) {
     return *it->second;
 }
 
-void Runtime::record(const TeardownRecord& record) {
-    auto json = to_json(record);
-    teardown::log_event(teardown::LogLevel::info, json, to_text(record));
+void Runtime::record(const teardown::TeardownRecord& record) {
+    auto json = teardown::to_json(record);
+    teardown::log_event(teardown::LogLevel::info, json, teardown::to_text(record));
     counters_.count(record);
     if (on_record) on_record(json);
 }
@@ -91,7 +92,7 @@ void Runtime::run_deferred() {
         task();
 }
 
-void Runtime::clear_sessions(const Proxy* proxy, Reason reason) {
+void Runtime::clear_sessions(const Proxy* proxy, teardown::Reason reason) {
     std::vector<Session*> victims;
     for (auto& [id, session] : sessions_) {
         if (!proxy || &session->proxy() == proxy) victims.push_back(session.get());

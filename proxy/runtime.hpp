@@ -6,7 +6,6 @@
 #include <uv.h>
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -19,11 +18,14 @@
 
 #include "proxy/buffer_pool.hpp"
 #include "proxy/loop_clock.hpp"
-#include "proxy/session.hpp"
 #include "proxy/uv_handle.hpp"
 #include "teardown/counters.hpp"
+#include "teardown/record.hpp"
 
 namespace faultline::proxy {
+
+class Proxy;
+class Session;
 
 class Runtime {
   public:
@@ -48,7 +50,7 @@ class Runtime {
     Session& create_session(Proxy& proxy);
     [[nodiscard]] std::uint64_t allocate_id() { return next_id_++; }
     // Publishes a finished connection's record: the log line, the counters, and on_record.
-    void record(const TeardownRecord& record);
+    void record(const teardown::TeardownRecord& record);
     // Called by a session that has ended: it is deleted after the current round of callbacks.
     void retire(Session& session);
     [[nodiscard]] const std::map<std::uint64_t, std::unique_ptr<Session>>& sessions() const {
@@ -58,7 +60,7 @@ class Runtime {
     // inside their own callbacks are freed.
     void defer(std::function<void()> task);
     // Ends live sessions (all, or one proxy's) with the given reason.
-    void clear_sessions(const Proxy* proxy, Reason reason);
+    void clear_sessions(const Proxy* proxy, teardown::Reason reason);
 
     // Loop detection. Upstream sockets are registered by their local address, with their
     // destination. A client connection comes from one of them exactly when the client's address

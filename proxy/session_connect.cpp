@@ -11,23 +11,23 @@
 
 namespace faultline::proxy {
 
+using teardown::EndpointState;
+using teardown::Initiator;
+using teardown::Reason;
+
 void Session::start(UvHandle<uv_tcp_t> client, const sockaddr* peer) {
-    client_.tcp = std::move(client);
-    client_.tcp.get()->data = &client_;
-    client_.is_connected = true;
+    client_.adopt(std::move(client));
     if (peer) {
-        client_.history.address = address_text(*peer);
+        client_.history().address = address_text(*peer);
         std::memcpy(&client_sockaddr_, peer,
                     peer->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
         has_client_sockaddr_ = true;
     }
-    (void)uv_tcp_nodelay(client_.tcp.get(), 1);
 
     // A connection that comes from one of faultline's own upstream sockets, through a chain
     // that leads back to this proxy, would loop forever: refuse it and end the chain.
     auto reached = [this] { return client_reached(); };
-    if (auto chain = runtime_.loop_chain(client_.history.address, reached, proxy_);
-        !chain.empty()) {
+    if (auto chain = runtime_.loop_chain(client_address(), reached, proxy_); !chain.empty()) {
         end_with_reset({Reason::syn_control, Initiator::faultline, {}, {}}, EndpointState::rst_sent,
                        EndpointState::not_connected);
         for (Session* s : chain)
@@ -44,11 +44,11 @@ void Session::start(UvHandle<uv_tcp_t> client, const sockaddr* peer) {
         return;
     }
     connect_upstream();
-    if (!finished_) arm_timer();
+    arm_timer();
 }
 
 std::string Session::client_reached() const {
-    return local_address(client_.tcp.get());
+    return local_address(client_.tcp());
 }
 
 void Session::connect_upstream() {
@@ -59,23 +59,26 @@ void Session::connect_upstream() {
         return;
     }
     // A host name: resolved for every connection, so a changed DNS answer takes effect.
-    resolving_ = new uv_getaddrinfo_t{};
-    resolving_->data = this;
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     std::string port = std::to_string(upstream.port);
-    int err = uv_getaddrinfo(runtime_.loop(), resolving_, on_resolved, upstream.host.c_str(),
-                             port.c_str(), &hints);
+    auto request = std::make_unique<Resolve>(this);
+    Resolve* pending = request.get();
+    int err = Resolve::submit(std::move(request), [&](uv_getaddrinfo_t* req) {
+        return uv_getaddrinfo(runtime_.loop(), req, on_resolved, upstream.host.c_str(),
+                              port.c_str(), &hints);
+    });
     if (err != 0) {
-        delete std::exchange(resolving_, nullptr);
-        on_connected(err);
+        on_leg_connected(server_, err);
+        return;
     }
+    resolving_ = pending;
 }
 
 void Session::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* result) {
-    std::unique_ptr<uv_getaddrinfo_t> request(req);
-    auto* self = static_cast<Session*>(req->data);
+    auto request = Resolve::adopt(req);
+    Session* self = request->payload();
     if (self) {
         self->resolving_ = nullptr;
         for (const addrinfo* ai = result; status == 0 && ai; ai = ai->ai_next) {
@@ -85,7 +88,7 @@ void Session::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* result) {
             self->candidates_.push_back(address);
         }
         if (self->candidates_.empty()) {
-            self->on_connected(status < 0 ? status : UV_EAI_NONAME);
+            self->on_leg_connected(self->server_, status < 0 ? status : UV_EAI_NONAME);
         } else {
             self->connect_to(reinterpret_cast<const sockaddr&>(self->candidates_[0]));
         }
@@ -93,36 +96,29 @@ void Session::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* result) {
     uv_freeaddrinfo(result);
 }
 
+// A lookup still running is told that its session is gone (its callback frees it).
+void Session::stop_resolving() {
+    if (!resolving_) return;
+    resolving_->payload() = nullptr;
+    (void)uv_cancel(reinterpret_cast<uv_req_t*>(resolving_->get()));
+    resolving_ = nullptr;
+}
+
 void Session::connect_to(const sockaddr& address) {
     ++attempts_;
-    server_.tcp = UvHandle<uv_tcp_t>(&server_);
-    int err = uv_tcp_init(runtime_.loop(), server_.tcp.get());
-    if (err == 0) {
-        server_.tcp.mark_initialised();
-        auto* req = new uv_connect_t{};
-        err = uv_tcp_connect(req, server_.tcp.get(), &address, on_connect);
-        if (err != 0) delete req;
-    }
-    if (err != 0) {
-        on_connected(err);
+    if (int err = server_.connect(address); err != 0) {
+        on_leg_connected(server_, err);
         return;
     }
     // connect() has already bound the local port: remember it before the SYN can come back.
-    upstream_local_ = local_address(server_.tcp.get());
+    upstream_local_ = local_address(server_.tcp());
     if (!upstream_local_.empty()) {
         runtime_.register_upstream(upstream_local_, address_text(address), *this);
     }
 }
 
-void Session::on_connect(uv_connect_t* req, int status) {
-    std::unique_ptr<uv_connect_t> request(req);
-    auto* leg = static_cast<Leg*>(req->handle->data);
-    if (!leg || status == UV_ECANCELED) return;
-    leg->session->on_connected(status);
-}
-
-void Session::on_connected(int status) {
-    if (finished_) return;
+void Session::on_leg_connected(Leg&, int status) {
+    if (state_ != State::connecting) return;
     if (status != 0 && attempts_ < candidates_.size()) {
         // The next address of the name, as a direct client would try it (localhost: ::1, then
         // 127.0.0.1).
@@ -134,21 +130,24 @@ void Session::on_connected(int status) {
     }
     if (status == 0) {
         proxy_.note_connected();
-        server_.is_connected = true;
-        (void)uv_tcp_nodelay(server_.tcp.get(), 1);
+        server_.set_connected();
+        state_ = State::open;
         note_activity();
-        start_reading(client_);
-        start_reading(server_);
+        client_.start_reading();
+        server_.start_reading();
         apply_rules(proxy_.config().rules);
-        if (!finished_) arm_timer();
+        arm_timer();
         return;
     }
     if (status == UV_ECONNREFUSED) {
-        server_.history.refused = true;
-        end_with_reset({reset_reason(Side::server, settings().inside), Initiator::server, {}, {}},
+        server_.history().refused = true;
+        end_with_reset({teardown::reset_reason(teardown::Side::server, settings().inside),
+                        Initiator::server,
+                        {},
+                        {}},
                        EndpointState::rst_sent, EndpointState::refused);
     } else if (status == UV_ETIMEDOUT) {
-        server_.history.connect_timed_out = true;
+        server_.history().connect_timed_out = true;
         end_with_reset({Reason::syn_timeout, Initiator::faultline, {}, {}}, EndpointState::rst_sent,
                        EndpointState::connect_timeout);
     } else {

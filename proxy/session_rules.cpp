@@ -1,7 +1,6 @@
-// The session as the rule engine's host: what the engine's rules ask of the connection (deliver,
-// reset, close, go silent) done with its legs. Which rules act and when is the engine's business
+// The session as the rule engine's host: what the rules ask of the connection (deliver, reset,
+// close, go silent) done with its legs. Which rules act and when is the engine's business
 // (rules/connection_rules.hpp); nothing here names a fault type.
-#include "proxy/address.hpp"
 #include "proxy/proxy.hpp"
 #include "proxy/runtime.hpp"
 #include "proxy/session.hpp"
@@ -9,11 +8,13 @@
 
 namespace faultline::proxy {
 
+using teardown::Cause;
+using teardown::EndpointState;
+
 void Session::apply_rules(const std::vector<rules::Rule>& rules) {
-    if (finished_ || !server_.is_connected) return;
-    auto age = faults::Micros(static_cast<std::int64_t>(uv_now(runtime_.loop()) - started_at_) * 1000);
+    if (state_ != State::open) return;
+    auto age = faults::Micros(static_cast<std::int64_t>(age_ms()) * 1000);
     rules_.apply(rules, facts(), proxy_.rule_counters(), age);
-    if (finished_) return;
     update_backpressure(faults::Stream::upstream);
     update_backpressure(faults::Stream::downstream);
     arm_timer();  // the proxy's timers may have changed with its rules
@@ -23,10 +24,12 @@ rules::ConnectionFacts Session::facts() const {
     return {has_client_sockaddr_ ? reinterpret_cast<const sockaddr*>(&client_sockaddr_) : nullptr};
 }
 
+// A silent connection ends when both endpoints have given up on it.
 void Session::end_silently_if_done() {
-    if (finished_ || !rules_.silent_cause()) return;
-    if (client_.has_eof && server_.has_eof) {
-        end_with_close(*rules_.silent_cause(), EndpointState::timed_out);
+    if (state_ != State::open || !rules_.silent_cause()) return;
+    if (client_.has_eof() && server_.has_eof()) {
+        end(*rules_.silent_cause(), {CloseType::graceful, EndpointState::timed_out},
+            {CloseType::graceful, EndpointState::timed_out});
     }
 }
 
@@ -35,8 +38,8 @@ faults::Micros Session::last_activity() const {
 }
 
 void Session::deliver(faults::Stream stream, std::string bytes) {
-    if (finished_ || rules_.silent_cause()) return;
-    write(destination(stream), bytes.data(), bytes.size(), nullptr);
+    if (state_ != State::open || rules_.silent_cause()) return;
+    destination(stream).write(bytes.data(), bytes.size(), nullptr);
     update_backpressure(stream);
 }
 
@@ -44,75 +47,21 @@ void Session::claim_ending(const Cause& cause) {
     set_cause(cause);
 }
 
+// RST to the target endpoints (after what was forwarded, with flush), FIN to the others.
 void Session::reset(const Cause& cause, faults::Target target, bool flush) {
-    if (finished_) return;
-    set_cause(cause);  // whatever happens while it waits, this rule ended it
-    pending_reset_ = PendingReset{cause, target != faults::Target::server,
-                                  target != faults::Target::client, flush,
-                                  uv_now(runtime_.loop()) + flush_limit_ms};
-    if (!flush) {
-        finish_flushed_reset();
-        return;
-    }
-    // What was forwarded leaves first: read nothing more, wait for the kernel's send queues.
-    pause_reading(client_);
-    pause_reading(server_);
-    finish_flushed_reset();
-}
-
-void Session::finish_flushed_reset() {
-    if (finished_ || !pending_reset_) return;
-    const PendingReset& reset = *pending_reset_;
-    bool is_drained = true;
-    for (Leg* leg : {&client_, &server_}) {
-        if (leg->queued_bytes > 0 || unsent_bytes(leg->tcp.get()) > 0) is_drained = false;
-    }
-    bool must_wait = reset.flush && !is_drained && uv_now(runtime_.loop()) < reset.deadline_ms;
-    if (!must_wait) {
-        Cause cause = reset.cause;
-        bool reset_client = reset.client;
-        bool reset_server = reset.server;
-        pending_reset_.reset();
-        end_legs(cause, reset_client ? EndpointState::rst_sent : EndpointState::fin_sent,
-                 reset_client, reset_server ? EndpointState::rst_sent : EndpointState::fin_sent,
-                 reset_server);
-        return;
-    }
-    start_flush_timer();
-}
-
-// Checks a waiting reset or close again in a millisecond.
-void Session::start_flush_timer() {
-    if (!flush_timer_) {
-        flush_timer_ = UvHandle<uv_timer_t>(this);
-        if (uv_timer_init(runtime_.loop(), flush_timer_.get()) != 0) {
-            // No timer: stop waiting now.
-            flush_timer_ = {};
-            if (pending_reset_) pending_reset_->flush = false;
-            closing_deadline_ms_ = 0;
-            finish_flushed_reset();
-            check_closing_deadline();
-            return;
+    auto ending_for = [&](faults::Target endpoint) -> LegEnding {
+        if (target != faults::Target::both && target != endpoint) {
+            return {CloseType::graceful, EndpointState::fin_sent};
         }
-        flush_timer_.mark_initialised();
-    }
-    (void)uv_timer_start(flush_timer_.get(), on_flush_check, 1, 0);
+        return {flush ? CloseType::flush_then_reset : CloseType::reset, EndpointState::rst_sent};
+    };
+    end(cause, ending_for(faults::Target::client), ending_for(faults::Target::server));
 }
 
-void Session::on_flush_check(uv_timer_t* handle) {
-    auto* self = static_cast<Session*>(handle->data);
-    if (!self) return;
-    self->finish_flushed_reset();
-    self->check_closing_deadline();
-}
-
+// FIN to both endpoints after what was forwarded, then close.
 void Session::close(const Cause& cause) {
-    if (finished_) return;
-    end_with_shutdown(cause);
-}
-
-std::uint64_t Session::age_ms() const {
-    return uv_now(runtime_.loop()) - started_at_;
+    end(cause, {CloseType::graceful, EndpointState::fin_sent},
+        {CloseType::graceful, EndpointState::fin_sent});
 }
 
 void Session::rule_started(const rules::Rule& rule) {

@@ -88,7 +88,7 @@ void run_proxy(const rules::ProxyConfig& config,
         REQUIRE(uv_async_init(&loop, &done.async, [](uv_async_t* handle) {
                     auto* d = static_cast<Done*>(handle->data);
                     d->proxy->stop_listening();
-                    d->runtime->clear_sessions(nullptr, Reason::xlate_clear);
+                    d->runtime->clear_sessions(nullptr, teardown::Reason::xlate_clear);
                     d->runtime->close();
                     uv_close(reinterpret_cast<uv_handle_t*>(handle), nullptr);
                 }) == 0);
@@ -125,7 +125,7 @@ TEST_SUITE("proxy/session") {
             runtime.register_upstream("127.0.0.1:40000", "127.0.0.1:6000", upstream);
             CHECK(runtime.loop_chain("127.0.0.1:40000", reached_proxy, proxy).empty());
             runtime.unregister_upstream("127.0.0.1:40000", upstream);
-            runtime.clear_sessions(nullptr, Reason::xlate_clear);
+            runtime.clear_sessions(nullptr, teardown::Reason::xlate_clear);
             runtime.close();
         }
         uv_run(&loop, UV_RUN_DEFAULT);
