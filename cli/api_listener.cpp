@@ -49,9 +49,8 @@ class ApiListener::Socket final : public control::ApiSocket {
     bool shutdown() override {
         using Shutdown = UvRequest<uv_shutdown_t>;
         int err = Shutdown::submit(std::make_unique<Shutdown>(), [&](uv_shutdown_t* req) {
-            return uv_shutdown(req, tcp_.stream(), [](uv_shutdown_t* done, int) {
-                (void)Shutdown::adopt(done);
-            });
+            return uv_shutdown(req, tcp_.stream(),
+                               [](uv_shutdown_t* done, int) { (void)Shutdown::adopt(done); });
         });
         if (err == 0) return true;
         close();

@@ -1,28 +1,22 @@
-// The ctl commands: a small blocking HTTP client for the API, and the tables it prints.
+// `faultline ctl`: one function per command, each a few calls of the API client and a table.
 #include "cli/ctl.hpp"
 
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <set>
-#include <sstream>
 #include <string>
 
+#include "cli/api_client.hpp"
 #include "cli/table.hpp"
 
 namespace faultline::cli {
 namespace {
 
 using nlohmann::json;
+using Failure = ApiClient::Failure;
 
 constexpr std::string_view ctl_usage = R"(usage: faultline ctl [--url URL] [--json] COMMAND
 
@@ -45,108 +39,29 @@ commands:
   metrics                               Prometheus text
 )";
 
-struct Failure {
-    std::string message;
+// A command's arguments: positional words, --flags (with a value, or on/off), -a KEY=VALUE.
+struct Options {
+    std::vector<std::string> positional;
+    std::map<std::string, std::string> flags;
+    json attributes = json::object();
+
+    // The positional word at `index`; Failure naming `what` when it is missing.
+    [[nodiscard]] const std::string& need(std::size_t index, std::string_view what) const {
+        if (index >= positional.size()) throw Failure("missing " + std::string(what));
+        return positional[index];
+    }
+    [[nodiscard]] bool has(const std::string& flag) const { return flags.contains(flag); }
 };
 
-struct Answer {
-    int status = 0;
-    std::string body;
+// What every command works with.
+struct Ctl {
+    const ApiClient& api;
+    const Options& options;
+    bool as_json;
+
+    // Prints an API answer as it is (--json), or pretty.
+    void print(const json& value) const { std::cout << value.dump(as_json ? -1 : 2) << '\n'; }
 };
-
-// A connected socket with one request sent (Connection: close); throws Failure when the API
-// cannot be reached.
-int send_request(const std::string& url, std::string_view method, const std::string& path,
-                 const std::string& body) {
-    std::string rest = url.starts_with("http://") ? url.substr(7) : url;
-    if (auto slash = rest.find('/'); slash != std::string::npos) rest.resize(slash);
-    auto colon = rest.rfind(':');
-    std::string host = colon == std::string::npos ? rest : rest.substr(0, colon);
-    std::string port = colon == std::string::npos ? "80" : rest.substr(colon + 1);
-    if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    if (getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0 || !found) {
-        throw Failure{"cannot resolve " + rest};
-    }
-    int fd = -1;
-    for (addrinfo* ai = found; ai && fd < 0; ai = ai->ai_next) {
-        fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && ::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-            ::close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(found);
-    if (fd < 0) throw Failure{"cannot connect to " + url + ": " + std::strerror(errno)};
-    std::string raw = std::string(method) + " " + path + " HTTP/1.1\r\nHost: " + rest +
-                      "\r\nConnection: close\r\n";
-    if (const char* token = std::getenv("FAULTLINE_TOKEN")) {
-        raw += "Authorization: Bearer " + std::string(token) + "\r\n";
-    }
-    if (!body.empty()) {
-        raw += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-               "\r\n";
-    }
-    raw += "\r\n" + body;
-    for (std::size_t sent = 0; sent < raw.size();) {
-        ssize_t n = ::send(fd, raw.data() + sent, raw.size() - sent, MSG_NOSIGNAL);
-        if (n <= 0) {
-            ::close(fd);
-            throw Failure{"sending to " + url + " failed"};
-        }
-        sent += static_cast<std::size_t>(n);
-    }
-    return fd;
-}
-
-// Reads more of the answer into `reply`; false at its end.
-bool receive_more(int fd, std::string& reply) {
-    char buffer[16384];
-    ssize_t n;
-    do {
-        n = ::recv(fd, buffer, sizeof buffer, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n <= 0) return false;
-    reply.append(buffer, static_cast<std::size_t>(n));
-    return true;
-}
-
-// The status line and headers taken off `reply`; Failure when it is not HTTP.
-int take_head(const std::string& url, std::string& reply) {
-    auto split = reply.find("\r\n\r\n");
-    if (!reply.starts_with("HTTP/1.1 ") || split == std::string::npos) {
-        throw Failure{"no HTTP answer from " + url};
-    }
-    int status = std::stoi(reply.substr(9, 3));
-    reply.erase(0, split + 4);
-    return status;
-}
-
-// One request, answered in full.
-Answer request(const std::string& url, std::string_view method, const std::string& path,
-               const std::string& body = {}) {
-    int fd = send_request(url, method, path, body);
-    std::string reply;
-    while (receive_more(fd, reply)) {
-    }
-    ::close(fd);
-    int status = take_head(url, reply);
-    return {status, std::move(reply)};
-}
-
-// The answer's JSON, or Failure with the API's error message.
-json checked(const Answer& answer) {
-    json body = answer.body.empty() ? json() : json::parse(answer.body, nullptr, false);
-    if (answer.status >= 400) {
-        if (body.is_object() && body.contains("error")) {
-            throw Failure{body["error"].get<std::string>()};
-        }
-        throw Failure{"HTTP " + std::to_string(answer.status)};
-    }
-    return body;
-}
 
 std::string cell(const json& value) {
     if (value.is_string()) return value.get<std::string>();
@@ -159,7 +74,7 @@ void print_table(const TableRow& header, const std::vector<TableRow>& rows) {
 }
 
 void print_toxics(const json& toxics) {
-    std::vector<std::vector<std::string>> rows;
+    std::vector<TableRow> rows;
     for (const auto& toxic : toxics) {
         rows.push_back({cell(toxic["name"]), cell(toxic["type"]), cell(toxic["stream"]),
                         cell(toxic["toxicity"]), cell(toxic.value("enabled", true)),
@@ -178,10 +93,9 @@ json attribute_value(const std::string& text) {
     return text;
 }
 
-const std::vector<std::string> event_header{"ID",     "PROXY",  "REASON",   "BY",
-                                            "CLIENT", "SERVER", "DURATION", "RULE"};
+const TableRow event_header{"ID", "PROXY", "REASON", "BY", "CLIENT", "SERVER", "DURATION", "RULE"};
 
-std::vector<std::string> event_row(const json& r) {
+TableRow event_row(const json& r) {
     return {cell(r["id"]),
             cell(r["proxy"]),
             cell(r["reason"]),
@@ -192,56 +106,6 @@ std::vector<std::string> event_row(const json& r) {
             cell(r["rule"])};
 }
 
-// `events --follow`: each record as it happens, until the API closes the stream or the user
-// interrupts. Rows cannot be measured in advance, so the columns have fixed minimum widths.
-int follow_events(const std::string& url, bool as_json) {
-    int fd = send_request(url, "GET", "/events?follow=1", {});
-    std::string reply;
-    while (reply.find("\r\n\r\n") == std::string::npos) {
-        if (!receive_more(fd, reply)) break;
-    }
-    int status = 0;
-    try {
-        status = take_head(url, reply);
-        if (status != 200) {
-            while (receive_more(fd, reply)) {
-            }
-            checked({status, reply});
-        }
-    } catch (...) {
-        ::close(fd);
-        throw;
-    }
-    const std::vector<std::size_t> widths{4, 8, 11, 7, 30, 30, 8};
-    auto print_row = [&](const TableRow& row) {
-        std::cout << format_row(row, widths) << std::flush;
-    };
-    if (!as_json) print_row(event_header);
-    for (;;) {
-        for (auto newline = reply.find('\n'); newline != std::string::npos;
-             newline = reply.find('\n')) {
-            std::string line = reply.substr(0, newline);
-            reply.erase(0, newline + 1);
-            if (as_json) {
-                std::cout << line << std::endl;
-                continue;
-            }
-            json record = json::parse(line, nullptr, false);
-            if (record.is_object()) print_row(event_row(record));
-        }
-        if (!receive_more(fd, reply)) break;
-    }
-    ::close(fd);
-    std::cerr << "faultline ctl: the event stream ended\n";
-    return 1;
-}
-
-struct Options {
-    std::vector<std::string> positional;
-    std::map<std::string, std::string> flags;
-    json attributes = json::object();
-};
-
 Options parse_options(const std::vector<std::string_view>& args) {
     Options options;
     for (std::size_t i = 0; i < args.size(); ++i) {
@@ -249,17 +113,18 @@ Options parse_options(const std::vector<std::string_view>& args) {
         if (arg == "--disabled" || arg == "--follow") {
             options.flags[arg] = "true";
         } else if (arg == "-a" || arg == "--attribute") {
-            if (i + 1 >= args.size()) throw Failure{"-a needs KEY=VALUE"};
+            if (i + 1 >= args.size()) throw Failure("-a needs KEY=VALUE");
             std::string pair(args[++i]);
             auto equals = pair.find('=');
-            if (equals == std::string::npos)
-                throw Failure{"-a needs KEY=VALUE, got '" + pair + "'"};
+            if (equals == std::string::npos) {
+                throw Failure("-a needs KEY=VALUE, got '" + pair + "'");
+            }
             options.attributes[pair.substr(0, equals)] = attribute_value(pair.substr(equals + 1));
         } else if (arg.starts_with("--")) {
             static const std::set<std::string> with_value{"--listen", "--upstream", "--type",
                                                           "--name",   "--stream",   "--toxicity"};
-            if (!with_value.contains(arg)) throw Failure{"unknown option '" + arg + "'"};
-            if (i + 1 >= args.size()) throw Failure{arg + " needs a value"};
+            if (!with_value.contains(arg)) throw Failure("unknown option '" + arg + "'");
+            if (i + 1 >= args.size()) throw Failure(arg + " needs a value");
             options.flags[arg] = std::string(args[++i]);
         } else {
             options.positional.push_back(arg);
@@ -268,143 +133,177 @@ Options parse_options(const std::vector<std::string_view>& args) {
     return options;
 }
 
-const std::string& need(const Options& options, std::size_t index, std::string_view what) {
-    if (index >= options.positional.size()) throw Failure{"missing " + std::string(what)};
-    return options.positional[index];
+// ---------------------------------------------------------------------------------------------
+// The commands.
+
+int list_proxies(const Ctl& ctl) {
+    json proxies = ctl.api.call("GET", "/proxies");
+    if (ctl.as_json) return ctl.print(proxies), 0;
+    std::vector<TableRow> rows;
+    for (const auto& [name, proxy] : proxies.items()) {
+        rows.push_back({name, cell(proxy["listen"]), cell(proxy["upstream"]),
+                        cell(proxy["enabled"]), std::to_string(proxy["toxics"].size())});
+    }
+    print_table({"PROXY", "LISTEN", "UPSTREAM", "ENABLED", "TOXICS"}, rows);
+    return 0;
 }
 
-int run_command(const std::string& url, bool as_json, const std::vector<std::string_view>& args) {
-    if (args.empty()) throw Failure{"missing command"};
-    std::string command(args[0]);
-    Options options = parse_options({args.begin() + 1, args.end()});
-    auto print = [&](const json& value) { std::cout << value.dump(as_json ? -1 : 2) << '\n'; };
+int inspect(const Ctl& ctl) {
+    json proxy = ctl.api.call("GET", "/proxies/" + ctl.options.need(0, "PROXY"));
+    if (ctl.as_json) return ctl.print(proxy), 0;
+    std::cout << "proxy " << cell(proxy["name"]) << ": " << cell(proxy["listen"]) << " -> "
+              << cell(proxy["upstream"]) << (proxy["enabled"] == true ? "" : " (disabled)") << '\n';
+    print_toxics(proxy["toxics"]);
+    return 0;
+}
 
-    if (command == "list") {
-        json proxies = checked(request(url, "GET", "/proxies"));
-        if (as_json) return print(proxies), 0;
-        std::vector<std::vector<std::string>> rows;
-        for (const auto& [name, proxy] : proxies.items()) {
-            rows.push_back({name, cell(proxy["listen"]), cell(proxy["upstream"]),
-                            cell(proxy["enabled"]), std::to_string(proxy["toxics"].size())});
-        }
-        print_table({"PROXY", "LISTEN", "UPSTREAM", "ENABLED", "TOXICS"}, rows);
-        return 0;
+int create(const Ctl& ctl) {
+    const Options& options = ctl.options;
+    json body{{"name", options.need(0, "PROXY")},
+              {"upstream", options.has("--upstream") ? options.flags.at("--upstream") : ""},
+              {"enabled", !options.has("--disabled")}};
+    if (options.has("--listen")) body["listen"] = options.flags.at("--listen");
+    json proxy = ctl.api.call("POST", "/proxies", body.dump());
+    if (ctl.as_json) return ctl.print(proxy), 0;
+    std::cout << "created proxy " << cell(proxy["name"]) << " on " << cell(proxy["listen"]) << '\n';
+    return 0;
+}
+
+int remove_proxy(const Ctl& ctl) {
+    (void)ctl.api.call("DELETE", "/proxies/" + ctl.options.need(0, "PROXY"));
+    if (!ctl.as_json) std::cout << "deleted proxy " << ctl.options.positional[0] << '\n';
+    return 0;
+}
+
+int toggle(const Ctl& ctl) {
+    const std::string& name = ctl.options.need(0, "PROXY");
+    json proxy = ctl.api.call("GET", "/proxies/" + name);
+    json body{{"enabled", proxy["enabled"] != true}};
+    json updated = ctl.api.call("POST", "/proxies/" + name, body.dump());
+    if (ctl.as_json) return ctl.print(updated), 0;
+    std::cout << "proxy " << name << (updated["enabled"] == true ? " enabled" : " disabled")
+              << '\n';
+    return 0;
+}
+
+// The body of `toxic add` and `toxic update`: what the options set.
+json toxic_body(const Options& options, bool is_add) {
+    json body = json::object();
+    if (is_add) {
+        body["type"] = options.has("--type") ? options.flags.at("--type") : "";
+        body["attributes"] = options.attributes;
+        if (options.has("--name")) body["name"] = options.flags.at("--name");
+        if (options.has("--stream")) body["stream"] = options.flags.at("--stream");
+    } else if (!options.attributes.empty()) {
+        body["attributes"] = options.attributes;
     }
-    if (command == "inspect") {
-        json proxy = checked(request(url, "GET", "/proxies/" + need(options, 0, "PROXY")));
-        if (as_json) return print(proxy), 0;
-        std::cout << "proxy " << cell(proxy["name"]) << ": " << cell(proxy["listen"]) << " -> "
-                  << cell(proxy["upstream"]) << (proxy["enabled"] == true ? "" : " (disabled)")
-                  << '\n';
-        print_toxics(proxy["toxics"]);
-        return 0;
-    }
-    if (command == "create") {
-        json body{{"name", need(options, 0, "PROXY")},
-                  {"upstream", options.flags["--upstream"]},
-                  {"enabled", !options.flags.contains("--disabled")}};
-        if (options.flags.contains("--listen")) body["listen"] = options.flags["--listen"];
-        json proxy = checked(request(url, "POST", "/proxies", body.dump()));
-        if (as_json) return print(proxy), 0;
-        std::cout << "created proxy " << cell(proxy["name"]) << " on " << cell(proxy["listen"])
-                  << '\n';
-        return 0;
-    }
-    if (command == "delete") {
-        checked(request(url, "DELETE", "/proxies/" + need(options, 0, "PROXY")));
-        if (!as_json) std::cout << "deleted proxy " << options.positional[0] << '\n';
-        return 0;
-    }
-    if (command == "toggle") {
-        const std::string& name = need(options, 0, "PROXY");
-        json proxy = checked(request(url, "GET", "/proxies/" + name));
-        json body{{"enabled", proxy["enabled"] != true}};
-        json updated = checked(request(url, "POST", "/proxies/" + name, body.dump()));
-        if (as_json) return print(updated), 0;
-        std::cout << "proxy " << name << (updated["enabled"] == true ? " enabled" : " disabled")
-                  << '\n';
-        return 0;
-    }
-    if (command == "toxic") {
-        std::string action =
-            need(options, 0, "toxic action (add, update, remove, enable, disable)");
-        const std::string& proxy = need(options, 1, "PROXY");
-        std::string base = "/proxies/" + proxy + "/toxics";
-        json result;
-        if (action == "add") {
-            json body{{"type", options.flags["--type"]}, {"attributes", options.attributes}};
-            if (options.flags.contains("--name")) body["name"] = options.flags["--name"];
-            if (options.flags.contains("--stream")) body["stream"] = options.flags["--stream"];
-            if (options.flags.contains("--toxicity")) {
-                body["toxicity"] = std::stod(options.flags["--toxicity"]);
-            }
-            result = checked(request(url, "POST", base, body.dump()));
-        } else {
-            std::string path = base + "/" + need(options, 2, "TOXIC");
-            if (action == "remove") {
-                checked(request(url, "DELETE", path));
-                if (!as_json) std::cout << "removed toxic " << options.positional[2] << '\n';
-                return 0;
-            }
-            json body = json::object();
-            if (action == "enable" || action == "disable") {
-                body["enabled"] = action == "enable";
-            } else if (action == "update") {
-                if (!options.attributes.empty()) body["attributes"] = options.attributes;
-                if (options.flags.contains("--toxicity")) {
-                    body["toxicity"] = std::stod(options.flags["--toxicity"]);
-                }
-            } else {
-                throw Failure{"unknown toxic action '" + action + "'"};
-            }
-            result = checked(request(url, "PATCH", path, body.dump()));
-        }
-        if (as_json) return print(result), 0;
-        print_toxics(json::array({result}));
-        return 0;
-    }
-    if (command == "conns") {
-        json list = checked(request(url, "GET", "/connections"));
-        if (as_json) return print(list), 0;
-        std::vector<std::vector<std::string>> rows;
-        for (const auto& c : list) {
-            std::string rules;
-            for (const auto& r : c["rules"])
-                rules += (rules.empty() ? "" : ",") + cell(r);
-            rows.push_back({cell(c["id"]), cell(c["proxy"]), cell(c["client"]), cell(c["upstream"]),
-                            cell(c["age_ms"]) + "ms", cell(c["bytes_up"]), cell(c["bytes_down"]),
-                            rules.empty() ? "-" : rules});
-        }
-        print_table({"ID", "PROXY", "CLIENT", "UPSTREAM", "AGE", "UP", "DOWN", "RULES"}, rows);
-        return 0;
-    }
-    if (command == "kill") {
-        checked(request(url, "DELETE", "/connections/" + need(options, 0, "ID")));
-        if (!as_json) std::cout << "killed connection " << options.positional[0] << '\n';
-        return 0;
-    }
-    if (command == "events") {
-        if (options.flags.contains("--follow")) return follow_events(url, as_json);
-        json list = checked(request(url, "GET", "/events"));
-        if (as_json) {
-            for (const auto& record : list)
-                std::cout << record.dump() << '\n';
+    if (options.has("--toxicity")) body["toxicity"] = std::stod(options.flags.at("--toxicity"));
+    return body;
+}
+
+int toxic(const Ctl& ctl) {
+    const Options& options = ctl.options;
+    std::string action = options.need(0, "toxic action (add, update, remove, enable, disable)");
+    std::string base = "/proxies/" + options.need(1, "PROXY") + "/toxics";
+    json result;
+    if (action == "add") {
+        result = ctl.api.call("POST", base, toxic_body(options, true).dump());
+    } else {
+        std::string path = base + "/" + options.need(2, "TOXIC");
+        if (action == "remove") {
+            (void)ctl.api.call("DELETE", path);
+            if (!ctl.as_json) std::cout << "removed toxic " << options.positional[2] << '\n';
             return 0;
         }
-        std::vector<std::vector<std::string>> rows;
-        for (const auto& record : list)
-            rows.push_back(event_row(record));
-        print_table(event_header, rows);
-        return 0;
+        json body;
+        if (action == "enable" || action == "disable") {
+            body = {{"enabled", action == "enable"}};
+        } else if (action == "update") {
+            body = toxic_body(options, false);
+        } else {
+            throw Failure("unknown toxic action '" + action + "'");
+        }
+        result = ctl.api.call("PATCH", path, body.dump());
     }
-    if (command == "metrics") {
-        Answer answer = request(url, "GET", "/metrics");
-        if (answer.status != 200) checked(answer);
-        std::cout << answer.body;
-        return 0;
-    }
-    throw Failure{"unknown command '" + command + "'"};
+    if (ctl.as_json) return ctl.print(result), 0;
+    print_toxics(json::array({result}));
+    return 0;
 }
+
+int conns(const Ctl& ctl) {
+    json list = ctl.api.call("GET", "/connections");
+    if (ctl.as_json) return ctl.print(list), 0;
+    std::vector<TableRow> rows;
+    for (const auto& c : list) {
+        std::string rules;
+        for (const auto& r : c["rules"])
+            rules += (rules.empty() ? "" : ",") + cell(r);
+        rows.push_back({cell(c["id"]), cell(c["proxy"]), cell(c["client"]), cell(c["upstream"]),
+                        cell(c["age_ms"]) + "ms", cell(c["bytes_up"]), cell(c["bytes_down"]),
+                        rules.empty() ? "-" : rules});
+    }
+    print_table({"ID", "PROXY", "CLIENT", "UPSTREAM", "AGE", "UP", "DOWN", "RULES"}, rows);
+    return 0;
+}
+
+int kill_connection(const Ctl& ctl) {
+    (void)ctl.api.call("DELETE", "/connections/" + ctl.options.need(0, "ID"));
+    if (!ctl.as_json) std::cout << "killed connection " << ctl.options.positional[0] << '\n';
+    return 0;
+}
+
+// `events --follow`: each record as it happens, until the API closes the stream or the user
+// interrupts. Rows cannot be measured in advance, so the columns have fixed minimum widths.
+int follow_events(const Ctl& ctl) {
+    const std::vector<std::size_t> widths{4, 8, 11, 7, 30, 30, 8};
+    auto print_row = [&](const TableRow& row) {
+        std::cout << format_row(row, widths) << std::flush;
+    };
+    ctl.api.follow(
+        "/events?follow=1",
+        [&] {
+            if (!ctl.as_json) print_row(event_header);
+        },
+        [&](const std::string& line) {
+            if (ctl.as_json) {
+                std::cout << line << std::endl;
+                return;
+            }
+            json record = json::parse(line, nullptr, false);
+            if (record.is_object()) print_row(event_row(record));
+        });
+    std::cerr << "faultline ctl: the event stream ended\n";
+    return 1;
+}
+
+int events(const Ctl& ctl) {
+    if (ctl.options.has("--follow")) return follow_events(ctl);
+    json list = ctl.api.call("GET", "/events");
+    if (ctl.as_json) {
+        for (const auto& record : list)
+            std::cout << record.dump() << '\n';
+        return 0;
+    }
+    std::vector<TableRow> rows;
+    for (const auto& record : list)
+        rows.push_back(event_row(record));
+    print_table(event_header, rows);
+    return 0;
+}
+
+int metrics(const Ctl& ctl) {
+    ApiClient::Answer answer = ctl.api.request("GET", "/metrics");
+    if (answer.status != 200) (void)ctl.api.call("GET", "/metrics");
+    std::cout << answer.body;
+    return 0;
+}
+
+// One line per command.
+const std::map<std::string_view, int (*)(const Ctl&)> commands{
+    {"list", list_proxies}, {"inspect", inspect}, {"create", create}, {"delete", remove_proxy},
+    {"toggle", toggle},     {"toxic", toxic},     {"conns", conns},   {"kill", kill_connection},
+    {"events", events},     {"metrics", metrics},
+};
 
 }  // namespace
 
@@ -426,11 +325,17 @@ int run_ctl(const std::vector<std::string_view>& args) {
             rest.push_back(args[i]);
         }
     }
+    std::optional<std::string> token;
+    if (const char* value = std::getenv("FAULTLINE_TOKEN")) token = value;
     try {
-        return run_command(url, as_json, rest);
-    } catch (const Failure& failure) {
-        std::cerr << "faultline ctl: " << failure.message << '\n';
-        return 1;
+        if (rest.empty()) throw Failure("missing command");
+        const Options options = parse_options({rest.begin() + 1, rest.end()});
+        auto command = commands.find(rest[0]);
+        if (command == commands.end()) {
+            throw Failure("unknown command '" + std::string(rest[0]) + "'");
+        }
+        const ApiClient api(url, token);
+        return command->second(Ctl{api, options, as_json});
     } catch (const std::exception& e) {
         std::cerr << "faultline ctl: " << e.what() << '\n';
         return 1;

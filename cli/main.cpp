@@ -10,9 +10,9 @@
 
 #include "cli/app.hpp"
 #include "cli/ctl.hpp"
-#include "teardown/log.hpp"
 #include "cli/run_mode.hpp"
 #include "rules/config.hpp"
+#include "teardown/log.hpp"
 
 namespace {
 

@@ -15,10 +15,10 @@
 #include <optional>
 
 #include "cli/app.hpp"
-#include "proxy/uv_handle.hpp"
-#include "teardown/log.hpp"
 #include "cli/run_report.hpp"
+#include "proxy/uv_handle.hpp"
 #include "rules/config.hpp"
+#include "teardown/log.hpp"
 
 extern char** environ;
 

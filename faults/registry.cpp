@@ -51,13 +51,17 @@ ParsedSpec parse_fault(std::string_view type, const nlohmann::json& attributes) 
         // The list's own name: the spec keeps the view, which must outlive the caller's string.
         if (entry.type == type) return entry.read(entry.type, attributes);
     }
+    ParsedSpec result;
+    result.errors.push_back(
+        {"", "unknown fault type '" + std::string(type) + "'; known: " + known_type_list()});
+    return result;
+}
+
+std::string known_type_list() {
     std::string known;
     for (const auto& entry : registry)
         known += (known.empty() ? "" : ", ") + std::string(entry.type);
-    ParsedSpec result;
-    result.errors.push_back(
-        {"", "unknown fault type '" + std::string(type) + "'; known: " + known});
-    return result;
+    return known;
 }
 
 bool is_known_type(std::string_view type) {

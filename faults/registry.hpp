@@ -20,6 +20,8 @@ using ParsedSpec = ParsedSpecResult;
 [[nodiscard]] bool is_known_type(std::string_view type);
 // The known type names, in the order of the list.
 [[nodiscard]] std::vector<std::string_view> known_types();
+// The same, as messages list them: "latency, bandwidth, ...".
+[[nodiscard]] std::string known_type_list();
 
 // A type as the API describes it: its attributes and, where every attribute has a default, the
 // defaults (null for a type with a required attribute, such as half_close's mode).

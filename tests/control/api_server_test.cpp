@@ -68,15 +68,36 @@ int count(const std::string& text, std::string_view part) {
     return n;
 }
 
+// The first line's start ("HTTP/1.1 200") of the answer to one GET on a fresh connection.
+std::string status_of(ApiServer& server, std::string_view path, std::string_view headers) {
+    MemorySocket socket;
+    auto connection = server.open(socket);
+    connection->on_data(get(path, headers));
+    return socket.output().substr(0, 12);
+}
+
+// A server at 127.0.0.1:8474 without a token, and one connection to it on a memory socket.
+struct Served {
+    explicit Served(ApiServer::Handler handler = echo_path)
+        : server(std::move(handler), std::nullopt) {
+        server.set_address("127.0.0.1:8474");
+        connection = server.open(socket);
+    }
+
+    ApiServer server;
+    MemorySocket socket;
+    std::unique_ptr<ApiConnection> connection;
+};
+
 }  // namespace
 
 TEST_SUITE("control/api_server") {
-    TEST_CASE("pipelined requests are answered in turn, and nothing more is read until the "
-              "answers are written") {
-        ApiServer server(echo_path, std::nullopt);
-        server.set_address("127.0.0.1:8474");
-        MemorySocket socket;
-        auto connection = server.open(socket);
+    TEST_CASE(
+        "pipelined requests are answered in turn, and nothing more is read until the "
+        "answers are written") {
+        Served served;
+        MemorySocket& socket = served.socket;
+        auto& connection = served.connection;
         REQUIRE(connection);
         CHECK(socket.timer == ApiServer::request_timeout);
         connection->on_data(get("/one") + get("/two"));
@@ -90,12 +111,12 @@ TEST_SUITE("control/api_server") {
         CHECK_FALSE(socket.is_closed);
     }
 
-    TEST_CASE("a request that stalls halfway gets 408; an idle keep-alive connection is closed "
-              "quietly") {
-        ApiServer server(echo_path, std::nullopt);
-        server.set_address("127.0.0.1:8474");
-        MemorySocket stalled;
-        auto half = server.open(stalled);
+    TEST_CASE(
+        "a request that stalls halfway gets 408; an idle keep-alive connection is closed "
+        "quietly") {
+        Served served;
+        MemorySocket& stalled = served.socket;
+        auto& half = served.connection;
         half->on_data("GET /slow HTTP/1.1\r\nHost: 127.0.0.1");
         half->on_timer();
         CHECK(stalled.output().starts_with("HTTP/1.1 408"));
@@ -104,30 +125,29 @@ TEST_SUITE("control/api_server") {
         CHECK(stalled.timer == ApiServer::linger_timeout);
 
         MemorySocket idle;
-        auto quiet = server.open(idle);
+        auto quiet = served.server.open(idle);
         quiet->on_timer();
         CHECK(idle.written.empty());
         CHECK(idle.is_closed);
     }
 
     TEST_CASE("a client that half-closes after its request gets the answer, then the close") {
-        ApiServer server(echo_path, std::nullopt);
-        server.set_address("127.0.0.1:8474");
-        MemorySocket socket;
-        auto connection = server.open(socket);
-        connection->on_data(get("/x"));
-        connection->on_eof();
+        Served served;
+        served.connection->on_data(get("/x"));
+        served.connection->on_eof();
+        MemorySocket& socket = served.socket;
+        auto& connection = served.connection;
         CHECK_FALSE(socket.is_closed);
         connection->on_written(true);
         CHECK(socket.is_closed);
     }
 
     TEST_CASE("followers get each broadcast line; one that falls too far behind is closed") {
-        ApiServer server(echo_path, std::nullopt);
-        server.set_address("127.0.0.1:8474");
-        MemorySocket keeping_up;
+        Served served;
+        ApiServer& server = served.server;
+        MemorySocket& keeping_up = served.socket;
         MemorySocket behind;
-        auto first = server.open(keeping_up);
+        auto& first = served.connection;
         auto second = server.open(behind);
         first->on_data(get("/follow"));
         second->on_data(get("/follow"));
@@ -144,29 +164,20 @@ TEST_SUITE("control/api_server") {
     TEST_CASE("without a token, requests must name the API's own address as Host and Origin") {
         ApiServer server(echo_path, std::nullopt);
         server.set_address("127.0.0.1:8474");
-        auto answer = [&](std::string_view headers) {
-            MemorySocket socket;
-            auto connection = server.open(socket);
-            connection->on_data(get("/x", headers));
-            return socket.output().substr(0, 12);
-        };
+        auto answer = [&](std::string_view headers) { return status_of(server, "/x", headers); };
         CHECK(answer("Host: 127.0.0.1:8474\r\n") == "HTTP/1.1 200");
         CHECK(answer("Host: localhost:8474\r\n") == "HTTP/1.1 200");
         CHECK(answer("Host: rebound.example:8474\r\n") == "HTTP/1.1 403");
         CHECK(answer("Host: 127.0.0.1:8474\r\nOrigin: http://127.0.0.1:8474\r\n") ==
               "HTTP/1.1 200");
-        CHECK(answer("Host: 127.0.0.1:8474\r\nOrigin: http://evil.example\r\n") ==
-              "HTTP/1.1 403");
+        CHECK(answer("Host: 127.0.0.1:8474\r\nOrigin: http://evil.example\r\n") == "HTTP/1.1 403");
     }
 
     TEST_CASE("with a token every request but the page needs the bearer, under any host name") {
         ApiServer server(echo_path, std::string("s3cret"));
         server.set_address("0.0.0.0:8474");
         auto answer = [&](std::string_view path, std::string_view headers) {
-            MemorySocket socket;
-            auto connection = server.open(socket);
-            connection->on_data(get(path, headers));
-            return socket.output().substr(0, 12);
+            return status_of(server, path, headers);
         };
         CHECK(answer("/x", "Host: faultline.lan:8474\r\n") == "HTTP/1.1 401");
         CHECK(answer("/x", "Host: faultline.lan:8474\r\nAuthorization: Bearer wrong\r\n") ==
@@ -177,14 +188,10 @@ TEST_SUITE("control/api_server") {
     }
 
     TEST_CASE("a handler that throws answers 500 with the message") {
-        ApiServer server([](const HttpRequest&) -> HttpResponse { throw std::runtime_error("boom"); },
-                         std::nullopt);
-        server.set_address("127.0.0.1:8474");
-        MemorySocket socket;
-        auto connection = server.open(socket);
-        connection->on_data(get("/x"));
-        CHECK(socket.output().starts_with("HTTP/1.1 500"));
-        CHECK(socket.output().find("\"error\":\"boom\"") != std::string::npos);
+        Served served([](const HttpRequest&) -> HttpResponse { throw std::runtime_error("boom"); });
+        served.connection->on_data(get("/x"));
+        CHECK(served.socket.output().starts_with("HTTP/1.1 500"));
+        CHECK(served.socket.output().find("\"error\":\"boom\"") != std::string::npos);
     }
 
     TEST_CASE("the server takes at most max_connections at once") {

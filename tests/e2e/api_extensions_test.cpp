@@ -15,7 +15,6 @@ namespace faultline::e2e {
 TEST_SUITE("e2e api extensions") {
     TEST_CASE("lists live connections and kills one: Xlate Clear in the record and in /events") {
         ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
         sockaddr_in api = api_address_of(fixture.faultline);
         Session session = fixture.open_session();
         fixture.round_trip(session);
@@ -46,7 +45,6 @@ TEST_SUITE("e2e api extensions") {
 
     TEST_CASE("GET /events?follow=1 streams each teardown record as one JSON line") {
         ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
         sockaddr_in api = api_address_of(fixture.faultline);
         Fd follower = connect_to(api);
         REQUIRE(send_all(follower.get(), "GET /events?follow=1 HTTP/1.1\r\nHost: " +
@@ -81,7 +79,6 @@ TEST_SUITE("e2e api extensions") {
         "408") {
         Faultline faultline(
             std::vector<std::string>{"serve", "--api", "127.0.0.1:0", "--log-format", "json"});
-        INFO(faultline.log_tail());
         sockaddr_in api = api_address_of(faultline);
         Fd stalled = connect_to(api);
         REQUIRE(send_all(stalled.get(), "POST /proxies HTTP/1.1\r\nContent-Length: 100\r\n\r\n{") ==
@@ -99,7 +96,6 @@ TEST_SUITE("e2e api extensions") {
 
     TEST_CASE("metrics count connections, bytes and teardowns by reason in Prometheus text") {
         ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
         sockaddr_in api = api_address_of(fixture.faultline);
         Session session = fixture.open_session();
         fixture.round_trip(session);
@@ -124,7 +120,6 @@ TEST_SUITE("e2e api extensions") {
 
     TEST_CASE("GET /config writes the running state as TOML that faultline check accepts") {
         ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
         sockaddr_in api = api_address_of(fixture.faultline);
         REQUIRE(api_request(api, "POST", "/proxies/p/toxics",
                             R"({"type": "latency", "attributes": {"latency": 50}})")
@@ -140,7 +135,6 @@ TEST_SUITE("e2e api extensions") {
 
     TEST_CASE("/healthz shows the last reload's errors until a reload succeeds") {
         ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
         sockaddr_in api = api_address_of(fixture.faultline);
         CHECK_FALSE(api_request(api, "GET", "/healthz").json().contains("last_reload_errors"));
         std::string broken = proxy_config(fixture.server.port, "idle_timeout = 5");
@@ -161,7 +155,6 @@ TEST_SUITE("e2e api extensions") {
     TEST_CASE("a foreign Origin or a rebound Host is refused with 403; the API's own is served") {
         Faultline faultline(
             std::vector<std::string>{"serve", "--api", "127.0.0.1:0", "--log-format", "json"});
-        INFO(faultline.log_tail());
         sockaddr_in api = api_address_of(faultline);
         const std::string own = address_text(api);
         auto foreign = api_request(api, "POST", "/reset", "", "Origin: http://evil.example\r\n");

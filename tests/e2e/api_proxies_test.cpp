@@ -35,7 +35,6 @@ void check_error(const ApiAnswer& answer, int status, std::string_view message) 
 TEST_SUITE("e2e api proxies") {
     TEST_CASE("creates, lists, shows, updates and deletes a proxy with Toxiproxy's answers") {
         ApiFixture f;
-        INFO(f.faultline.log_tail());
         CHECK(api_request(f.api, "GET", "/proxies").json() == Json::object());
 
         auto created = api_request(f.api, "POST", "/proxies", f.proxy_body("db"));
@@ -76,7 +75,6 @@ TEST_SUITE("e2e api proxies") {
 
     TEST_CASE("adds, shows, updates and removes toxics with Toxiproxy's defaults and errors") {
         ApiFixture f;
-        INFO(f.faultline.log_tail());
         REQUIRE(api_request(f.api, "POST", "/proxies", f.proxy_body("db")).status == 201);
 
         auto added = api_request(f.api, "POST", "/proxies/db/toxics",
@@ -119,7 +117,6 @@ TEST_SUITE("e2e api proxies") {
 
     TEST_CASE("a toxic added through the API acts on a connection that is already open") {
         ApiFixture f;
-        INFO(f.faultline.log_tail());
         auto created = api_request(f.api, "POST", "/proxies", f.proxy_body("db"));
         REQUIRE(created.status == 201);
         Fd client = connect_to(parse_address(created.json()["listen"].get<std::string>()));
@@ -136,7 +133,6 @@ TEST_SUITE("e2e api proxies") {
 
     TEST_CASE("populate creates what is missing, keeps what is unchanged, and checks first") {
         ApiFixture f;
-        INFO(f.faultline.log_tail());
         REQUIRE(api_request(f.api, "POST", "/proxies", f.proxy_body("a")).status == 201);
         REQUIRE(api_request(f.api, "POST", "/proxies/a/toxics", R"({"type": "noop"})").status ==
                 200);
@@ -161,7 +157,6 @@ TEST_SUITE("e2e api proxies") {
 
     TEST_CASE("reset re-enables every proxy and removes every toxic; unknown routes are 404/405") {
         ApiFixture f;
-        INFO(f.faultline.log_tail());
         REQUIRE(api_request(f.api, "POST", "/proxies", f.proxy_body("a")).status == 201);
         REQUIRE(api_request(f.api, "POST", "/proxies/a/toxics", R"({"type": "noop"})").status ==
                 200);
@@ -177,7 +172,6 @@ TEST_SUITE("e2e api proxies") {
     }
     TEST_CASE("a listen that fails is a 500 that adds nothing; populate stops there") {
         ApiFixture f;
-        INFO(f.faultline.log_tail());
         const std::string busy = "127.0.0.1:" + std::to_string(f.server.port);
         const std::string failure =
             "listen on " + busy + " failed: EADDRINUSE (address already in use)";
@@ -216,7 +210,6 @@ TEST_SUITE("e2e api proxies") {
     TEST_CASE(
         "proxy fields: localhost, omitted listen, disabled echo, fixed name, missing fields") {
         ApiFixture f;
-        INFO(f.faultline.log_tail());
         const std::string upstream = "127.0.0.1:" + std::to_string(f.server.port);
         auto local = api_request(
             f.api, "POST", "/proxies",
@@ -256,7 +249,6 @@ TEST_SUITE("e2e api proxies") {
     TEST_CASE(
         "toxic fields: stream case, null attributes, fractions, order, ignored update fields") {
         ApiFixture f;
-        INFO(f.faultline.log_tail());
         REQUIRE(api_request(f.api, "POST", "/proxies", f.proxy_body("db")).status == 201);
 
         REQUIRE(api_request(f.api, "POST", "/proxies/db/toxics",
@@ -308,7 +300,6 @@ TEST_SUITE("e2e api proxies") {
 
     TEST_CASE("extensions on toxics: enabled switches a rule, match limits it") {
         ApiFixture f;
-        INFO(f.faultline.log_tail());
         auto created = api_request(f.api, "POST", "/proxies", f.proxy_body("db"));
         REQUIRE(created.status == 201);
         const sockaddr_in proxy = parse_address(created.json()["listen"].get<std::string>());

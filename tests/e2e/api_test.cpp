@@ -30,7 +30,6 @@ TEST_SUITE("e2e api") {
     TEST_CASE("serves /version and /healthz as JSON without a configuration file") {
         Faultline faultline(
             std::vector<std::string>{"serve", "--api", "127.0.0.1:0", "--log-format", "json"});
-        INFO(faultline.log_tail());
         auto api = api_address(faultline);
 
         auto version = request(api, get("/version"));
@@ -54,7 +53,6 @@ TEST_SUITE("e2e api") {
         TempConfig config("[api]\nlisten = \"127.0.0.1:0\"\ntoken = \"s3cret\"\n");
         Faultline faultline(
             std::vector<std::string>{"serve", "--config", config.path(), "--log-format", "json"});
-        INFO(faultline.log_tail());
         auto api = api_address(faultline);
 
         auto page = request(api, get("/"));
@@ -95,7 +93,6 @@ TEST_SUITE("e2e api") {
         TempConfig config("[api]\nlisten = \"127.0.0.1:0\"\ntoken = \"s3cret\"\n");
         Faultline faultline(
             std::vector<std::string>{"serve", "--config", config.path(), "--log-format", "json"});
-        INFO(faultline.log_tail());
         auto api = api_address(faultline);
         CHECK(request(api, get("/version")).status == 401);
         CHECK(request(api, get("/version", "Authorization: Bearer wrong\r\n")).status == 401);
@@ -114,7 +111,6 @@ TEST_SUITE("e2e api") {
     TEST_CASE("malformed and oversized requests get a 4xx answer and the server stays up") {
         Faultline faultline(
             std::vector<std::string>{"serve", "--api", "127.0.0.1:0", "--log-format", "json"});
-        INFO(faultline.log_tail());
         auto api = api_address(faultline);
         CHECK(request(api, "BROKEN\r\n\r\n").status == 400);
         CHECK(request(api, "GET / HTTP/1.1\r\nX: " + std::string(64 * 1024, 'a') + "\r\n\r\n")

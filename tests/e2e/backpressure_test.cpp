@@ -10,6 +10,7 @@
 #include <string>
 
 #include "tests/e2e/api_support.hpp"
+#include "tests/e2e/checks.hpp"
 #include "tests/e2e/harness.hpp"
 
 namespace faultline::e2e {
@@ -18,15 +19,6 @@ namespace {
 constexpr std::size_t mib = std::size_t{1} << 20;
 constexpr std::size_t send_cap = 256 * mib;
 constexpr Millis no_progress = 500ms;
-
-// Under AddressSanitizer, freed memory sits in a quarantine (256 MiB by default) instead of
-// being reused, which would show as RSS growth that faultline's own buffers do not cause.
-SpawnOptions without_asan_quarantine() {
-    const char* inherited = std::getenv("ASAN_OPTIONS");
-    std::string options = inherited != nullptr ? std::string(inherited) + ":" : "";
-    options += "quarantine_size_mb=0:thread_local_quarantine_size_kb=0";
-    return SpawnOptions{.max_open_files = std::nullopt, .environment = {"ASAN_OPTIONS=" + options}};
-}
 
 // Byte `offset` of the stream a sender produces, so a receiver checks every byte without keeping
 // a copy of what was sent.
@@ -88,10 +80,8 @@ Verified receive_pattern(int fd, Millis timeout) {
 
 // The sender fills everything between it and a receiver that never reads.
 void check_bounded_memory(bool upstream) {
-    ProxyFixture fixture("", without_asan_quarantine());
-    INFO(fixture.faultline.log_tail());
-    Session session = fixture.open_session();
-    fixture.round_trip(session);
+    SessionFixture fixture("", true, without_asan_quarantine());
+    Session& session = fixture.session;
     const int sender = upstream ? session.client.get() : session.server.get();
     const long baseline_kib = fixture.faultline.rss_kib();
     REQUIRE(baseline_kib > 0);
@@ -120,9 +110,8 @@ TEST_SUITE("e2e backpressure") {
     }
 
     TEST_CASE("bytes held back by a stalled server all arrive, in order, once it reads") {
-        ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
+        SessionFixture fixture("", false);
+        Session& session = fixture.session;
 
         const std::size_t sent = send_until_stalled(session.client.get());
         REQUIRE(sent > 0);
@@ -136,19 +125,14 @@ TEST_SUITE("e2e backpressure") {
         CHECK(read_to_end(session.client.get()).describe() == "EOF");
         session.client.reset();
 
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(summary(*record) ==
-              "reason=TCP FINs initiator=client client=closed/TCP FINs server=closed/TCP FINs");
-        CHECK((*record)["bytes_up"] == sent);
-        CHECK((*record)["bytes_down"] == 0);
+        const Json record = check_record_of(fixture, session, normal_close_by_client);
+        CHECK(record["bytes_up"] == sent);
+        CHECK(record["bytes_down"] == 0);
     }
 
     TEST_CASE("a rule that closes a sender held back with unread bytes records the RST it gets") {
-        ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
+        SessionFixture fixture("", false);
+        Session& session = fixture.session;
         // The client reads nothing: faultline stops reading the server, whose bytes wait unread
         // in faultline's socket.
         REQUIRE(send_until_stalled(session.server.get()) > 0);
@@ -159,11 +143,10 @@ TEST_SUITE("e2e backpressure") {
                             R"({"type": "reset", "attributes": {"target": "client"}})")
                     .status == 200);
         CHECK(read_to_end(session.server.get()).describe() == "ECONNRESET");
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK((*record)["client"]["state"] == "rst_sent");
-        CHECK((*record)["server"]["state"] == "rst_sent");
+        const Json record = record_of(fixture, session);
+        INFO(record.dump());
+        CHECK(record["client"]["state"] == "rst_sent");
+        CHECK(record["server"]["state"] == "rst_sent");
     }
 }
 

@@ -23,15 +23,6 @@ std::vector<std::string> lines_of(const std::string& text) {
     return lines;
 }
 
-// The registry's type names as messages list them: "noop, latency, ...".
-std::string known_types() {
-    std::string out;
-    for (const auto type : faults::known_types()) {
-        out += (out.empty() ? "" : ", ") + std::string(type);
-    }
-    return out;
-}
-
 }  // namespace
 
 TEST_SUITE("e2e cli") {
@@ -65,7 +56,7 @@ idle_timeout = 30
                 ":8:16: proxy[0].idle_timeout: expected a duration string like \"30s\", got an "
                 "integer",
             file + ":12:10: proxy[0].rule[0].type: unknown fault type 'latncy'; known: " +
-                known_types(),
+                faults::known_type_list(),
         };
         CHECK(lines_of(result.err) == expected);
         CHECK(result.out.empty());

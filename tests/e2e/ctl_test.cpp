@@ -39,7 +39,6 @@ struct CtlFixture {
 TEST_SUITE("e2e ctl") {
     TEST_CASE("creates, lists, inspects, toggles and deletes proxies") {
         CtlFixture f;
-        INFO(f.faultline.log_tail());
         const std::string upstream = "127.0.0.1:" + std::to_string(f.server.port);
         auto created = f.ctl({"create", "db", "--listen", "127.0.0.1:0", "--upstream", upstream});
         INFO(created.err);
@@ -69,7 +68,6 @@ TEST_SUITE("e2e ctl") {
 
     TEST_CASE("adds, updates, disables, enables and removes a toxic") {
         CtlFixture f;
-        INFO(f.faultline.log_tail());
         const std::string upstream = "127.0.0.1:" + std::to_string(f.server.port);
         REQUIRE(f.ctl({"create", "db", "--upstream", upstream, "--listen", "127.0.0.1:0"})
                     .status.code() == 0);
@@ -101,7 +99,6 @@ TEST_SUITE("e2e ctl") {
 
     TEST_CASE("lists and kills connections, shows events and metrics") {
         CtlFixture f;
-        INFO(f.faultline.log_tail());
         Fd client = connect_to(f.create_db());
         Fd server = accept_from(f.server.fd.get());
         REQUIRE(server.is_open());
@@ -126,7 +123,6 @@ TEST_SUITE("e2e ctl") {
 
     TEST_CASE("events --follow prints each teardown as it happens, as a row or as JSON") {
         CtlFixture f;
-        INFO(f.faultline.log_tail());
         const sockaddr_in proxy = f.create_db();
         Faultline table({"ctl", "--url", f.url, "events", "--follow"});
         Faultline lines({"ctl", "--url", f.url, "--json", "events", "--follow"});

@@ -17,13 +17,6 @@ namespace {
 
 constexpr std::size_t mib = std::size_t{1} << 20;
 
-SpawnOptions without_asan_quarantine() {
-    const char* inherited = std::getenv("ASAN_OPTIONS");
-    std::string options = inherited != nullptr ? std::string(inherited) + ":" : "";
-    options += "quarantine_size_mb=0:thread_local_quarantine_size_kb=0";
-    return SpawnOptions{.max_open_files = std::nullopt, .environment = {"ASAN_OPTIONS=" + options}};
-}
-
 // Sends `piece` without blocking, over and over, until nothing is taken for 300 ms or `cap`
 // bytes went out; returns the bytes sent.
 std::size_t send_pieces_until_stalled(int fd, std::string_view piece, std::size_t cap) {
@@ -44,10 +37,8 @@ std::size_t send_pieces_until_stalled(int fd, std::string_view piece, std::size_
 
 TEST_SUITE("e2e edge cases") {
     TEST_CASE("small writes against a reader that stopped keep faultline's memory bounded") {
-        ProxyFixture fixture("", without_asan_quarantine());
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
-        fixture.round_trip(session);
+        SessionFixture fixture("", true, without_asan_quarantine());
+        Session& session = fixture.session;
         const int one = 1;
         REQUIRE(setsockopt(session.client.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0);
         const long baseline_kib = fixture.faultline.rss_kib();
@@ -64,10 +55,8 @@ TEST_SUITE("e2e edge cases") {
     }
 
     TEST_CASE("an RST from a sender held back by backpressure is mirrored at once") {
-        ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
-        fixture.round_trip(session);
+        SessionFixture fixture;
+        Session& session = fixture.session;
         (void)send_pieces_until_stalled(session.client.get(), std::string(64 * 1024, 'x'),
                                         256 * mib);
         set_linger_reset(session.client.get());
@@ -83,10 +72,8 @@ TEST_SUITE("e2e edge cases") {
     }
 
     TEST_CASE("a client's last bytes and FIN after the server closed read as Reset-O") {
-        ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
-        fixture.round_trip(session);
+        SessionFixture fixture;
+        Session& session = fixture.session;
         session.server.reset();  // FIN; the server's kernel answers later bytes with RST
         CHECK(read_result(session.client.get()).describe() == "EOF");
         REQUIRE(send_all(session.client.get(), "late words") == 0);
@@ -99,10 +86,8 @@ TEST_SUITE("e2e edge cases") {
     }
 
     TEST_CASE("a download that keeps flowing after the client's half-close is not cut") {
-        ProxyFixture fixture(R"(half_closed_timeout = "200ms")");
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
-        fixture.round_trip(session);
+        SessionFixture fixture(R"(half_closed_timeout = "200ms")");
+        Session& session = fixture.session;
         REQUIRE(::shutdown(session.client.get(), SHUT_WR) == 0);
         CHECK(read_result(session.server.get()).describe() == "EOF");
 
@@ -130,7 +115,6 @@ TEST_SUITE("e2e edge cases") {
         Faultline faultline(
             std::vector<std::string>{"serve", "--api", "127.0.0.1:0", "--log-format", "json"},
             without_asan_quarantine());
-        INFO(faultline.log_tail());
         auto event = faultline.wait_event(
             [](const Json& line) { return line["event"] == "listening" && line["kind"] == "api"; });
         REQUIRE(event);

@@ -206,22 +206,25 @@ std::string address_text(const sockaddr_in& address) {
     return std::string(host.data()) + ":" + std::to_string(ntohs(address.sin_port));
 }
 
-std::string local_address(int fd) {
+namespace {
+
+// getsockname or getpeername, as "127.0.0.1:PORT".
+template <typename Getter>
+std::string socket_address(int fd, Getter getter, const char* name) {
     sockaddr_in address{};
     socklen_t length = sizeof address;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-        throw_errno("getsockname", errno);
-    }
+    if (getter(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) throw_errno(name, errno);
     return address_text(address);
 }
 
+}  // namespace
+
+std::string local_address(int fd) {
+    return socket_address(fd, ::getsockname, "getsockname");
+}
+
 std::string peer_address(int fd) {
-    sockaddr_in address{};
-    socklen_t length = sizeof address;
-    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-        throw_errno("getpeername", errno);
-    }
-    return address_text(address);
+    return socket_address(fd, ::getpeername, "getpeername");
 }
 
 std::uint16_t unused_port() {
@@ -521,8 +524,26 @@ std::vector<std::string> Faultline::serve_args(const std::string& config_path) {
 Faultline::Faultline(const TempConfig& config, const SpawnOptions& options)
     : Faultline(serve_args(config.path()), options) {}
 
+namespace {
+
+// The Faultline objects alive now, so that a failing check can print their logs.
+std::mutex live_mutex;
+std::vector<const Faultline*> live_faultlines;
+
+}  // namespace
+
 Faultline::Faultline(const std::vector<std::string>& args, const SpawnOptions& options) {
     start(args, options);
+    const std::lock_guard lock(live_mutex);
+    live_faultlines.push_back(this);
+}
+
+std::string Faultline::live_log_tails() {
+    const std::lock_guard lock(live_mutex);
+    std::string text;
+    for (const Faultline* faultline : live_faultlines)
+        text += faultline->log_tail();
+    return text;
 }
 
 void Faultline::start(const std::vector<std::string>& args, const SpawnOptions& options) {
@@ -538,6 +559,10 @@ void Faultline::start(const std::vector<std::string>& args, const SpawnOptions& 
 }
 
 Faultline::~Faultline() {
+    {
+        const std::lock_guard lock(live_mutex);
+        std::erase(live_faultlines, this);
+    }
     if (!exit_status_ && pid_ > 0) {
         ::kill(pid_, SIGKILL);
         reap(0);
@@ -858,6 +883,24 @@ void ProxyFixture::round_trip(Session& session) {
     };
     exchange(session.client.get(), session.server.get(), "ping");
     exchange(session.server.get(), session.client.get(), "pong");
+}
+
+SpawnOptions without_asan_quarantine() {
+    const char* inherited = std::getenv("ASAN_OPTIONS");
+    std::string options = inherited != nullptr ? std::string(inherited) + ":" : "";
+    options += "quarantine_size_mb=0:thread_local_quarantine_size_kb=0";
+    return SpawnOptions{.max_open_files = std::nullopt, .environment = {"ASAN_OPTIONS=" + options}};
+}
+
+SessionFixture::SessionFixture(std::string_view settings, bool is_round_trip_first,
+                               const SpawnOptions& options)
+    : ProxyFixture(settings, options), session(open_session()) {
+    if (!is_round_trip_first) return;
+    try {
+        round_trip(session);
+    } catch (const std::runtime_error& e) {
+        throw std::runtime_error(std::string(e.what()) + "\n" + faultline.log_tail());
+    }
 }
 
 }  // namespace faultline::e2e

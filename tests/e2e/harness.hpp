@@ -176,6 +176,10 @@ struct SpawnOptions {
     std::vector<std::string> environment;  // extra NAME=VALUE entries, replacing inherited ones
 };
 
+// For a test that measures faultline's memory: ASan's quarantine (when the suite runs under
+// AddressSanitizer) would hold freed memory and hide what is really in use.
+[[nodiscard]] SpawnOptions without_asan_quarantine();
+
 // A configuration file in the temporary directory, removed on destruction.
 class TempConfig {
   public:
@@ -247,8 +251,11 @@ class Faultline {
     // VmRSS from /proc/<pid>/status in KiB; -1 when unavailable.
     [[nodiscard]] long rss_kib() const;
 
-    // The last `max_lines` lines of standard error and all of standard output, for INFO().
+    // The last `max_lines` lines of standard error and all of standard output. A failing check
+    // prints it for every faultline alive at that moment (log_on_failure.cpp).
     [[nodiscard]] std::string log_tail(std::size_t max_lines = 60) const;
+    // The log tails of the faultline processes alive now, for failure messages.
+    [[nodiscard]] static std::string live_log_tails();
 
   private:
     struct Line {
@@ -319,6 +326,17 @@ class ProxyFixture {
     TempConfig config;
     Faultline faultline;
     sockaddr_in proxy{};
+};
+
+// A ProxyFixture with one session through it, opened at construction; with a round trip first
+// (ping, pong) unless `is_round_trip_first` is false. Throws, with the log's tail, when faultline
+// does not start or the session does not work.
+class SessionFixture : public ProxyFixture {
+  public:
+    explicit SessionFixture(std::string_view settings = "", bool is_round_trip_first = true,
+                            const SpawnOptions& options = {});
+
+    Session session;
 };
 
 }  // namespace faultline::e2e

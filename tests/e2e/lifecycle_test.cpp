@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/e2e/checks.hpp"
 #include "tests/e2e/harness.hpp"
 
 namespace faultline::e2e {
@@ -58,21 +59,12 @@ void serve_until(const Listener& listener, const std::function<bool()>& done, Mi
 
 TEST_SUITE("e2e lifecycle") {
     TEST_CASE("SIGTERM resets live connections as Xlate Clear, logs shutdown and exits 0") {
-        ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
-        fixture.round_trip(session);
+        SessionFixture fixture;
+        Session& session = fixture.session;
 
         REQUIRE(fixture.faultline.signal(SIGTERM));
-        CHECK(read_to_end(session.client.get()).describe() == "ECONNRESET");
-        CHECK(read_to_end(session.server.get()).describe() == "ECONNRESET");
-
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(summary(*record) ==
-              "reason=Xlate Clear initiator=faultline client=rst_sent/Xlate Clear "
-              "server=rst_sent/Xlate Clear");
+        check_ends(session, "ECONNRESET", "ECONNRESET");
+        check_record_of(fixture, session, cleared_by_operator);
         CHECK(fixture.faultline.wait_event("shutdown"));
         const auto status = fixture.faultline.wait_exit();
         REQUIRE(status);
@@ -82,7 +74,6 @@ TEST_SUITE("e2e lifecycle") {
 
     TEST_CASE("SIGINT stops an idle faultline with a shutdown event and exit status 0") {
         ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
         REQUIRE(fixture.faultline.signal(SIGINT));
         CHECK(fixture.faultline.wait_event("shutdown"));
         const auto status = fixture.faultline.wait_exit();
@@ -93,7 +84,6 @@ TEST_SUITE("e2e lifecycle") {
     TEST_CASE("out of descriptors, faultline resets what it cannot serve as Unknown and recovers") {
         constexpr std::size_t client_count = 60;
         ProxyFixture fixture("", SpawnOptions{.max_open_files = 64, .environment = {}});
-        INFO(fixture.faultline.log_tail());
 
         // The kernel completes every handshake; a connection that faultline resets at once may
         // show its ECONNRESET already as the connect's result.
@@ -174,11 +164,10 @@ TEST_SUITE("e2e lifecycle") {
         CHECK(read_to_end(client.get()).describe() == "EOF");
         client.reset();
 
-        const auto record = fixture.faultline.wait_teardown_of(client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(summary(*record) ==
-              "reason=TCP FINs initiator=client client=closed/TCP FINs server=closed/TCP FINs");
+        const Json record = record_of(fixture.faultline, client_address);
+        check_record(
+            record,
+            "reason=TCP FINs initiator=client client=closed/TCP FINs server=closed/TCP FINs");
     }
 }
 

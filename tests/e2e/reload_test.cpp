@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/e2e/checks.hpp"
 #include "tests/e2e/harness.hpp"
 #include "tests/e2e/rules_support.hpp"
 
@@ -88,10 +89,8 @@ Fd connect_from(std::uint16_t local_port, const sockaddr_in& to) {
 
 TEST_SUITE("e2e reload") {
     TEST_CASE("a rule added by rewriting the file applies to a connection that is already open") {
-        ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
-        fixture.round_trip(session);
+        SessionFixture fixture;
+        Session& session = fixture.session;
 
         const Json reload = reload_applied(fixture, rule_table("quota", "limit_data", "bytes = 5"));
         CHECK(reload["trigger"] == "file changed");
@@ -101,17 +100,15 @@ TEST_SUITE("e2e reload") {
         const Received got = recv_until_eof(session.client.get(), 2s);
         CHECK(got.bytes == "01234");
         CHECK(got.eof);
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(record->at("reason") == "Deny");
-        CHECK(rule_of(*record) == "quota");
+        const Json record = record_of(fixture, session);
+        INFO(record.dump());
+        CHECK(record.at("reason") == "Deny");
+        CHECK(rule_of(record) == "quota");
     }
 
     TEST_CASE("a rule removed by rewriting the file stops acting on an open connection") {
-        ProxyFixture fixture(rule_table("slow", "latency", "latency = 300"));
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
+        SessionFixture fixture(rule_table("slow", "latency", "latency = 300"), false);
+        Session& session = fixture.session;
         CHECK(reply_delay_ms(session) >= 299);
 
         reload_applied(fixture, "");
@@ -119,35 +116,25 @@ TEST_SUITE("e2e reload") {
     }
 
     TEST_CASE("reset_peer added by reload counts from the next byte of an open connection") {
-        ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
-        fixture.round_trip(session);
+        SessionFixture fixture;
+        Session& session = fixture.session;
 
         reload_applied(fixture, rule_table("hang-up", "reset_peer", "timeout = 200"));
         const auto first_byte_at = SteadyClock::now();
         REQUIRE(send_all(session.server.get(), "late") == 0);
         CHECK(recv_exact(session.client.get(), 4).bytes == "late");
-        CHECK(read_to_end(session.client.get(), 2s).describe() == "ECONNRESET");
-        const auto elapsed = ms_since(first_byte_at);
-        CHECK(elapsed >= 199);
-        CHECK(elapsed < 500);
+        check_end_between(session.client.get(), "ECONNRESET", first_byte_at, 199, 500);
         CHECK(read_to_end(session.server.get()).describe() == "ECONNRESET");
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(summary(*record) ==
-              "reason=Deny initiator=faultline client=rst_sent/Deny server=rst_sent/Deny");
-        CHECK(rule_of(*record) == "hang-up");
+        check_record_of(fixture, session,
+                        "reason=Deny initiator=faultline client=rst_sent/Deny server=rst_sent/Deny",
+                        "hang-up");
     }
 
     TEST_CASE(
         "half_close early_fin added by reload: the client of an open connection gets EOF at once "
         "while its own bytes still reach the server") {
-        ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
-        fixture.round_trip(session);
+        SessionFixture fixture;
+        Session& session = fixture.session;
 
         reload_applied(fixture, rule_table("early", "half_close", "mode = \"early_fin\""));
         CHECK(read_result(session.client.get(), 2s).describe() == "EOF");
@@ -156,21 +143,13 @@ TEST_SUITE("e2e reload") {
 
         // The server's late bytes are dropped; when both close, the connection ends normally.
         REQUIRE(send_all(session.server.get(), "unheard") == 0);
-        REQUIRE(::shutdown(session.client.get(), SHUT_WR) == 0);
-        CHECK(read_to_end(session.server.get()).describe() == "EOF");
-        session.server.reset();
-        session.client.reset();
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address, 2s);
-        REQUIRE_MESSAGE(record, "the session did not end after both endpoints closed");
-        INFO(record->dump());
-        CHECK(record->at("reason") == "TCP FINs");
-        CHECK(record->at("bytes_up") == 17);   // "ping" + "still talking"
-        CHECK(record->at("bytes_down") == 4);  // "pong"
+        // "ping" + "still talking" up, "pong" down.
+        check_fields(close_after_early_fin(fixture, session),
+                     {{"reason", "TCP FINs"}, {"bytes_up", 17}, {"bytes_down", 4}});
     }
 
     TEST_CASE("removing a refuse drop rule lets a hanging connect through") {
         ProxyFixture fixture(rule_table("syn-drop", "refuse", "mode = \"drop\""));
-        INFO(fixture.faultline.log_tail());
         const Connected hanging = try_connect(fixture.proxy, 500ms);
         REQUIRE(errno_name(hanging.error) == "ETIMEDOUT");
 
@@ -194,7 +173,6 @@ TEST_SUITE("e2e reload") {
         "after a refuse drop rule goes, a client from the port of a queue filler whose SYN was "
         "dropped gets a session like any other") {
         ProxyFixture fixture(rule_table("syn-drop", "refuse", "mode = \"drop\""));
-        INFO(fixture.faultline.log_tail());
         REQUIRE(fixture.faultline.wait_event(
             [](const Json& value) { return is_listener_state(value, "dropping"); }));
         const auto filler_ports = ports_connecting_to(ntohs(fixture.proxy.sin_port));
@@ -219,36 +197,32 @@ TEST_SUITE("e2e reload") {
             session.client.reset();
             CHECK(read_to_end(session.server.get()).describe() == "EOF");
             session.server.reset();
-            const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-            REQUIRE(record);
-            CHECK(record->at("reason") == "TCP FINs");
+            const Json record = record_of(fixture, session);
+            CHECK(record.at("reason") == "TCP FINs");
         }
     }
 
     TEST_CASE(
         "a rule removed from an open connection is not named when the proxy's idle timer ends "
         "it") {
-        ProxyFixture fixture("idle_timeout = \"400ms\"" +
-                             rule_table("slow", "latency", "latency = 200"));
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
+        SessionFixture fixture(
+            "idle_timeout = \"400ms\"" + rule_table("slow", "latency", "latency = 200"), false);
+        Session& session = fixture.session;
         CHECK(reply_delay_ms(session) >= 199);
         reload_applied(fixture, "idle_timeout = \"400ms\"");
         CHECK(reply_delay_ms(session) < 150);
 
         CHECK(read_to_end(session.client.get(), 2s).describe() == "EOF");
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(record->at("reason") == "Conn-timeout");
-        CHECK(record->at("rule").is_null());
+        const Json record = record_of(fixture, session);
+        INFO(record.dump());
+        CHECK(record.at("reason") == "Conn-timeout");
+        CHECK(record.at("rule").is_null());
     }
 
     TEST_CASE("removing an interrupt stall delivers the held bytes, in order, both ways") {
-        ProxyFixture fixture(
-            rule_table("link-down", "interrupt", "mode = \"stall\"", "stream = \"both\""));
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
+        SessionFixture fixture(
+            rule_table("link-down", "interrupt", "mode = \"stall\"", "stream = \"both\""), false);
+        Session& session = fixture.session;
         REQUIRE(send_all(session.client.get(), "up-1,") == 0);
         REQUIRE(send_all(session.server.get(), "down-1,") == 0);
         CHECK(read_result(session.server.get(), 300ms).describe() == "timeout");
@@ -265,40 +239,32 @@ TEST_SUITE("e2e reload") {
     TEST_CASE(
         "scenario 1 ended by the operator: removing a discard interruption that swallowed bytes "
         "resets the connection: Xlate Clear naming the rule") {
-        ProxyFixture fixture(
-            rule_table("cable-pulled", "interrupt", "mode = \"discard\"", "stream = \"upstream\""));
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
+        SessionFixture fixture(
+            rule_table("cable-pulled", "interrupt", "mode = \"discard\"", "stream = \"upstream\""),
+            false);
+        Session& session = fixture.session;
         REQUIRE(send_all(session.client.get(), "lost words") == 0);
         CHECK(read_result(session.server.get(), 300ms).describe() == "timeout");
 
         reload_applied(fixture, "");
-        CHECK(read_to_end(session.server.get()).describe() == "ECONNRESET");
-        CHECK(read_to_end(session.client.get()).describe() == "ECONNRESET");
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(summary(*record) ==
-              "reason=Xlate Clear initiator=faultline client=rst_sent/Xlate Clear "
-              "server=rst_sent/Xlate Clear");
-        CHECK(rule_of(*record) == "cable-pulled");
-        CHECK(record->at("bytes_up") == 0);
+        check_ends(session, "ECONNRESET", "ECONNRESET");
+        const Json record = check_record_of(fixture, session, cleared_by_operator, "cable-pulled");
+        CHECK(record.at("bytes_up") == 0);
     }
 
     TEST_CASE("removing a discard interruption that swallowed nothing lets the connection go on") {
-        ProxyFixture fixture(
-            rule_table("cable-pulled", "interrupt", "mode = \"discard\"", "stream = \"upstream\""));
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
+        SessionFixture fixture(
+            rule_table("cable-pulled", "interrupt", "mode = \"discard\"", "stream = \"upstream\""),
+            false);
+        Session& session = fixture.session;
         reload_applied(fixture, "");
         fixture.round_trip(session);
     }
 
     TEST_CASE("disabling a rule (enabled = false) releases what it held") {
         const std::string stalled = rule_table("stalled", "bandwidth", "rate = 0");
-        ProxyFixture fixture(stalled);
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
+        SessionFixture fixture(stalled, false);
+        Session& session = fixture.session;
         const std::string payload = pattern(50'000, 5);
         REQUIRE(send_all(session.server.get(), payload) == 0);
         CHECK(read_result(session.client.get(), 300ms).describe() == "timeout");
@@ -310,9 +276,8 @@ TEST_SUITE("e2e reload") {
     }
 
     TEST_CASE("a changed attribute applies to an open connection: a stalled stream moves again") {
-        ProxyFixture fixture(rule_table("throttle", "bandwidth", "rate = 0"));
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
+        SessionFixture fixture(rule_table("throttle", "bandwidth", "rate = 0"), false);
+        Session& session = fixture.session;
         const std::string payload = pattern(50'000, 6);
         REQUIRE(send_all(session.server.get(), payload) == 0);
         CHECK(read_result(session.client.get(), 300ms).describe() == "timeout");
@@ -327,7 +292,6 @@ TEST_SUITE("e2e reload") {
     TEST_CASE("an unrelated change to the rules draws no toxicity again on open connections") {
         const std::string coin = rule_table("coin", "latency", "latency = 100", "toxicity = 0.5");
         ProxyFixture fixture(coin);
-        INFO(fixture.faultline.log_tail());
         std::vector<Session> sessions;
         std::vector<bool> delayed_before;
         for (int i = 0; i < 8; ++i) {
@@ -345,7 +309,6 @@ TEST_SUITE("e2e reload") {
     TEST_CASE("an invalid file logs reload_failed with file:line:col and keeps the old rules") {
         const std::string quota = rule_table("quota", "limit_data", "bytes = 3");
         ProxyFixture fixture(quota);
-        INFO(fixture.faultline.log_tail());
         Session before = fixture.open_session();
 
         const std::string broken =
@@ -370,9 +333,8 @@ TEST_SUITE("e2e reload") {
         Session after = fixture.open_session();
         REQUIRE(send_all(after.server.get(), "abcdef") == 0);
         CHECK(recv_until_eof(after.client.get(), 2s).bytes == "abc");
-        const auto record = fixture.faultline.wait_teardown_of(after.client_address);
-        REQUIRE(record);
-        CHECK(rule_of(*record) == "quota");
+        const Json record = record_of(fixture.faultline, after.client_address);
+        CHECK(rule_of(record) == "quota");
 
         // A valid file afterwards is applied.
         reload_applied(fixture, "");
@@ -382,10 +344,8 @@ TEST_SUITE("e2e reload") {
     }
 
     TEST_CASE("SIGHUP reloads the configuration file") {
-        ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
-        fixture.round_trip(session);
+        SessionFixture fixture;
+        Session& session = fixture.session;
 
         rewrite_file(
             fixture.config.path(),
@@ -403,9 +363,8 @@ TEST_SUITE("e2e reload") {
     }
 
     TEST_CASE("a file saved by renaming a new one over it is reloaded too") {
-        ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
+        SessionFixture fixture("", false);
+        Session& session = fixture.session;
         const std::size_t before = count_events(fixture.faultline, is_reload_outcome);
 
         // The new content is written to a file of its own, then renamed over the watched one.
@@ -422,30 +381,19 @@ TEST_SUITE("e2e reload") {
     }
 
     TEST_CASE("a proxy removed from the file closes its open connections: Xlate Clear") {
-        ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
-        fixture.round_trip(session);
+        SessionFixture fixture;
+        Session& session = fixture.session;
 
         reload_applied(fixture.faultline, fixture.config,
                        proxy_config(fixture.server.port, "", "q"));
-        CHECK(read_to_end(session.client.get()).describe() == "ECONNRESET");
-        CHECK(read_to_end(session.server.get()).describe() == "ECONNRESET");
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(summary(*record) ==
-              "reason=Xlate Clear initiator=faultline client=rst_sent/Xlate Clear "
-              "server=rst_sent/Xlate Clear");
-        CHECK(record->at("rule").is_null());
+        check_ends(session, "ECONNRESET", "ECONNRESET");
+        check_record_of(fixture, session, cleared_by_operator, "null");
         CHECK(errno_name(try_connect(fixture.proxy, 1s).error) == "ECONNREFUSED");
     }
 
     TEST_CASE("a refuse reject rule added by reload leaves open connections alone") {
-        ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
-        fixture.round_trip(session);
+        SessionFixture fixture;
+        Session& session = fixture.session;
 
         reload_applied(fixture, rule_table("service-down", "refuse", "mode = \"reject\""));
         CHECK(fixture.faultline.wait_event(

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/e2e/checks.hpp"
 #include "tests/e2e/harness.hpp"
 #include "tests/e2e/rules_support.hpp"
 
@@ -33,7 +34,6 @@ std::uint16_t port_of(const sockaddr_in& address) {
 TEST_SUITE("e2e rules regressions") {
     TEST_CASE("a proxy renamed by reload listens on the same port at once") {
         ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
         reload_applied(fixture.faultline, fixture.config,
                        named_proxy("renamed", port_of(fixture.proxy), fixture.server.port));
         Session session = fixture.open_session();
@@ -42,97 +42,83 @@ TEST_SUITE("e2e rules regressions") {
 
     TEST_CASE(
         "a reload that changes only a proxy's timers keeps its connections and applies them") {
-        ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
-        fixture.round_trip(session);
+        SessionFixture fixture;
+        Session& session = fixture.session;
         reload_applied(fixture, "idle_timeout = \"300ms\"");
         fixture.round_trip(session);  // still the same connection
         CHECK(read_to_end(session.client.get(), 2s).describe() == "EOF");
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        CHECK((*record)["reason"] == "Conn-timeout");
+        const Json record = record_of(fixture, session);
+        CHECK(record["reason"] == "Conn-timeout");
     }
 
     TEST_CASE("an after_bytes threshold reached at the end of a chunk starts the fault") {
-        ProxyFixture fixture(rule_table("cut", "reset", "target = \"both\", flush = true",
-                                        "match = { after_bytes = 5 }"));
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
+        SessionFixture fixture(rule_table("cut", "reset", "target = \"both\", flush = true",
+                                          "match = { after_bytes = 5 }"),
+                               false);
+        Session& session = fixture.session;
         REQUIRE(send_all(session.server.get(), "hello") == 0);
         const Received got = recv_until_eof(session.client.get(), 2s);
         CHECK(got.bytes == "hello");
         CHECK(errno_name(got.error) == "ECONNRESET");
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        CHECK((*record)["reason"] == "Deny");
-        CHECK(rule_of(*record) == "cut");
+        const Json record = record_of(fixture, session);
+        CHECK(record["reason"] == "Deny");
+        CHECK(rule_of(record) == "cut");
     }
 
     TEST_CASE("a rule's close that a client who stopped reading holds up still ends as Deny") {
-        ProxyFixture fixture("idle_timeout = \"20s\"" + rule_table("quiet", "timeout",
-                                                                   "timeout = 300",
-                                                                   "stream = \"upstream\""));
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
+        SessionFixture fixture(
+            "idle_timeout = \"20s\"" +
+                rule_table("quiet", "timeout", "timeout = 300", "stream = \"upstream\""),
+            false);
+        Session& session = fixture.session;
         // The server fills the way to a client that never reads, so no FIN can get out to it.
         const std::string block(256 * 1024, 'x');
         for (int i = 0; i < 64; ++i) {
             if (send_once(session.server.get(), block) < 0) break;
         }
         const auto started = SteadyClock::now();
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address, 5s);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK((*record)["reason"] == "Deny");
-        CHECK(rule_of(*record) == "quiet");
+        const Json record = record_of(fixture.faultline, session.client_address, 5s);
+        INFO(record.dump());
+        CHECK(record["reason"] == "Deny");
+        CHECK(rule_of(record) == "quiet");
         CHECK(ms_since(started) < 4000);
     }
 
     TEST_CASE("bytes a later rule holds when an earlier one closes still arrive before the FIN") {
-        ProxyFixture fixture(
+        SessionFixture fixture(
             rule_table("cap", "limit_data", "bytes = 10", "stream = \"upstream\"") +
-            rule_table("slow", "latency", "latency = 200", "stream = \"upstream\""));
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
+                rule_table("slow", "latency", "latency = 200", "stream = \"upstream\""),
+            false);
+        Session& session = fixture.session;
         REQUIRE(send_all(session.client.get(), "0123456789abcdef") == 0);
         const Received got = recv_until_eof(session.server.get(), 3s);
         CHECK(got.bytes == "0123456789");
         CHECK(got.eof);
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        CHECK((*record)["bytes_up"] == 10);
-        CHECK(rule_of(*record) == "cap");
+        const Json record = record_of(fixture, session);
+        CHECK(record["bytes_up"] == 10);
+        CHECK(rule_of(record) == "cap");
     }
 
     TEST_CASE("removing an idle_timeout forget rule ends the forgotten flow: Xlate Clear") {
-        ProxyFixture fixture(
+        SessionFixture fixture(
             rule_table("nat-expiry", "idle_timeout", "timeout = 200, action = \"forget\""));
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
-        fixture.round_trip(session);
+        Session& session = fixture.session;
         CHECK(read_result(session.client.get(), 500ms).describe() == "timeout");
         REQUIRE(send_all(session.client.get(), "into the void") == 0);
         CHECK(read_result(session.server.get(), 200ms).describe() == "timeout");
 
         reload_applied(fixture, "");
         CHECK(read_to_end(session.client.get()).describe() == "ECONNRESET");
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK((*record)["reason"] == "Xlate Clear");
-        CHECK(rule_of(*record) == "nat-expiry");
+        const Json record = record_of(fixture, session);
+        INFO(record.dump());
+        CHECK(record["reason"] == "Xlate Clear");
+        CHECK(rule_of(record) == "nat-expiry");
     }
 
     TEST_CASE("one-byte slicer pieces to a client that stopped reading keep memory bounded") {
-        const char* inherited = std::getenv("ASAN_OPTIONS");
-        std::string asan = inherited != nullptr ? std::string(inherited) + ":" : "";
-        asan += "quarantine_size_mb=0:thread_local_quarantine_size_kb=0";
-        ProxyFixture fixture(
-            rule_table("crumbs", "slicer", "average_size = 1"),
-            SpawnOptions{.max_open_files = std::nullopt, .environment = {"ASAN_OPTIONS=" + asan}});
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
+        SessionFixture fixture(rule_table("crumbs", "slicer", "average_size = 1"), false,
+                               without_asan_quarantine());
+        Session& session = fixture.session;
         const long baseline_kib = fixture.faultline.rss_kib();
         const std::string block(64 * 1024, 's');
         std::size_t sent = 0;
@@ -149,7 +135,6 @@ TEST_SUITE("e2e rules regressions") {
 
     TEST_CASE("a reload that replaces a proxy whose rules wait on timers leaves nothing behind") {
         ProxyFixture fixture(rule_table("later", "noop", "", "match = { after = \"20ms\" }"));
-        INFO(fixture.faultline.log_tail());
         std::vector<Session> sessions;
         for (int i = 0; i < 20; ++i)
             sessions.push_back(fixture.open_session());
@@ -162,9 +147,8 @@ TEST_SUITE("e2e rules regressions") {
                             rule_table("later", "noop", "", "match = { after = \"20ms\" }")));
         REQUIRE(reload);
         for (const auto& session : sessions) {
-            const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-            REQUIRE(record);
-            CHECK((*record)["reason"] == "Xlate Clear");
+            const Json record = record_of(fixture, session);
+            CHECK(record["reason"] == "Xlate Clear");
         }
         CHECK(errno_name(try_connect(fixture.proxy, 1s).error) == "ECONNREFUSED");
         CHECK(fixture.faultline.is_running());

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/e2e/checks.hpp"
 #include "tests/e2e/harness.hpp"
 #include "tests/e2e/rules_support.hpp"
 
@@ -80,7 +81,6 @@ std::vector<std::string> outcomes_with_seed(std::uint64_t seed, int count, int o
                             proxy_config(server.port, coin) +
                             proxy_config(server.port, coin, "other"));
     Faultline faultline(config);
-    INFO(faultline.log_tail());
     REQUIRE(faultline.wait_ready());
     const sockaddr_in proxy = faultline.proxy_sockaddr("p");
     const sockaddr_in other = faultline.proxy_sockaddr("other");
@@ -91,10 +91,9 @@ std::vector<std::string> outcomes_with_seed(std::uint64_t seed, int count, int o
             REQUIRE(faultline.wait_teardown_of(elsewhere.client_address));
         }
         const Probe seen = probe(proxy, server);
-        const auto record = faultline.wait_teardown_of(seen.client_address);
-        REQUIRE(record);
-        const Json& rule = record->at("rule");
-        outcomes.push_back(seen.outcome + " " + record->at("reason").get<std::string>() + " " +
+        const Json record = record_of(faultline, seen.client_address);
+        const Json& rule = record.at("rule");
+        outcomes.push_back(seen.outcome + " " + record.at("reason").get<std::string>() + " " +
                            (rule.is_string() ? rule.get<std::string>() : "-"));
     }
     return outcomes;
@@ -104,43 +103,32 @@ std::vector<std::string> outcomes_with_seed(std::uint64_t seed, int count, int o
 
 TEST_SUITE("e2e rules") {
     TEST_CASE("a rule with toxicity 0 has no effect at all, not even on how connections close") {
-        ProxyFixture fixture(
+        SessionFixture fixture(
             rule_table("never-limit", "limit_data", "bytes = 4", "toxicity = 0") +
-            rule_table("never-reset", "reset_peer", "timeout = 0", "toxicity = 0.0"));
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
+                rule_table("never-reset", "reset_peer", "timeout = 0", "toxicity = 0.0"),
+            false);
+        Session& session = fixture.session;
         const std::string payload = pattern(100);
         REQUIRE(send_all(session.server.get(), payload) == 0);
         CHECK(recv_exact(session.client.get(), payload.size()).bytes == payload);
 
-        REQUIRE(::shutdown(session.client.get(), SHUT_WR) == 0);
-        CHECK(read_to_end(session.server.get()).describe() == "EOF");
-        session.server.reset();
-        CHECK(read_to_end(session.client.get()).describe() == "EOF");
-        session.client.reset();
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(summary(*record) ==
-              "reason=TCP FINs initiator=client client=closed/TCP FINs server=closed/TCP FINs");
-        CHECK(record->at("rule").is_null());
+        close_normally(session);
+        check_record_of(fixture, session, normal_close_by_client, "null");
         CHECK_FALSE(rule_fired(fixture.faultline, "never-limit"));
         CHECK_FALSE(rule_fired(fixture.faultline, "never-reset"));
     }
 
     TEST_CASE("a rule with toxicity 1 acts on every connection") {
         ProxyFixture fixture(rule_table("always", "limit_data", "bytes = 4", "toxicity = 1.0"));
-        INFO(fixture.faultline.log_tail());
         for (int i = 0; i < 3; ++i) {
             CAPTURE(i);
             Session session = fixture.open_session();
             const Received got = downstream_of(session, pattern(100));
             CHECK(got.bytes == pattern(4));
             CHECK(got.eof);
-            const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-            REQUIRE(record);
-            CHECK(record->at("reason") == "Deny");
-            CHECK(record->at("rule") == "always");
+            const Json record = record_of(fixture, session);
+            CHECK(record.at("reason") == "Deny");
+            CHECK(record.at("rule") == "always");
         }
     }
 
@@ -169,49 +157,44 @@ TEST_SUITE("e2e rules") {
     }
 
     TEST_CASE("match clients: a rule whose networks exclude the client has no effect") {
-        ProxyFixture fixture(
+        SessionFixture fixture(
             rule_table("elsewhere", "limit_data", "bytes = 4",
                        "match = { clients = [\"10.0.0.0/8\", \"192.168.0.0/16\"] }") +
-            rule_table("here", "limit_data", "bytes = 10",
-                       "match = { clients = [\"192.168.0.0/16\", \"127.0.0.1/32\"] }"));
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
+                rule_table("here", "limit_data", "bytes = 10",
+                           "match = { clients = [\"192.168.0.0/16\", \"127.0.0.1/32\"] }"),
+            false);
+        Session& session = fixture.session;
         const Received got = downstream_of(session, pattern(100));
         CHECK(got.bytes == pattern(10));
         CHECK(got.eof);
 
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(record->at("reason") == "Deny");
-        CHECK(record->at("rule") == "here");
+        const Json record = record_of(fixture, session);
+        INFO(record.dump());
+        CHECK(record.at("reason") == "Deny");
+        CHECK(record.at("rule") == "here");
         CHECK(rule_fired(fixture.faultline, "here"));
         CHECK_FALSE(rule_fired(fixture.faultline, "elsewhere"));
     }
 
     TEST_CASE("match after_bytes: the first bytes of the stream pass before the limit counts") {
-        ProxyFixture fixture(
-            rule_table("late-quota", "limit_data", "bytes = 10", "match = { after_bytes = 100 }"));
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
+        SessionFixture fixture(
+            rule_table("late-quota", "limit_data", "bytes = 10", "match = { after_bytes = 100 }"),
+            false);
+        Session& session = fixture.session;
         const std::string payload = pattern(500);
         const Received got = downstream_of(session, payload);
         CHECK(got.bytes == payload.substr(0, 110));
         CHECK(got.eof);
 
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(record->at("reason") == "Deny");
-        CHECK(record->at("rule") == "late-quota");
-        CHECK(record->at("bytes_down") == 110);
+        check_fields(record_of(fixture, session),
+                     {{"reason", "Deny"}, {"rule", "late-quota"}, {"bytes_down", 110}});
     }
 
     TEST_CASE("match after_bytes: the first reply is not delayed, the later ones are") {
-        ProxyFixture fixture(
-            rule_table("slow-later", "latency", "latency = 300", "match = { after_bytes = 4 }"));
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
+        SessionFixture fixture(
+            rule_table("slow-later", "latency", "latency = 300", "match = { after_bytes = 4 }"),
+            false);
+        Session& session = fixture.session;
 
         const auto first_sent = SteadyClock::now();
         REQUIRE(send_all(session.server.get(), "pong") == 0);
@@ -231,36 +214,26 @@ TEST_SUITE("e2e rules") {
     TEST_CASE("match after: the rule starts only once the connection is that old") {
         ProxyFixture fixture(rule_table("old-enough", "reset", "target = \"both\"",
                                         "match = { after = \"300ms\" }"));
-        INFO(fixture.faultline.log_tail());
         const auto connecting = SteadyClock::now();
         Session session = fixture.open_session();
         fixture.round_trip(session);
         CHECK(ms_since(connecting) < 250);
 
-        CHECK(read_to_end(session.client.get(), 2s).describe() == "ECONNRESET");
-        const auto elapsed = ms_since(connecting);
-        CHECK(elapsed >= 290);
-        CHECK(elapsed < 700);
+        check_end_between(session.client.get(), "ECONNRESET", connecting, 290, 700);
         CHECK(read_to_end(session.server.get()).describe() == "ECONNRESET");
-
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(summary(*record) ==
-              "reason=Deny initiator=faultline client=rst_sent/Deny server=rst_sent/Deny");
-        CHECK(record->at("rule") == "old-enough");
+        check_record_of(fixture, session,
+                        "reason=Deny initiator=faultline client=rst_sent/Deny server=rst_sent/Deny",
+                        "old-enough");
     }
 
     TEST_CASE("match first: only the first N connections are affected") {
         ProxyFixture fixture(rule_table("first-two", "reset", "", "match = { first = 2 }"));
-        INFO(fixture.faultline.log_tail());
         CHECK(joined(probes(fixture.proxy, fixture.server, 4)) ==
               "ECONNRESET, ECONNRESET, open, open");
     }
 
     TEST_CASE("match every: only every Nth connection is affected") {
         ProxyFixture fixture(rule_table("every-other", "reset", "", "match = { every = 2 }"));
-        INFO(fixture.faultline.log_tail());
         CHECK(joined(probes(fixture.proxy, fixture.server, 5)) ==
               "open, ECONNRESET, open, ECONNRESET, open");
     }

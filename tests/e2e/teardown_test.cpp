@@ -1,4 +1,4 @@
-// Black-box tests of teardown classification (DESIGN section 3): each way a connection can end,
+// Black-box tests of teardown classification (docs/teardown.md): each way a connection can end,
 // produced with real sockets, with what each endpoint observes and the JSON record faultline
 // writes for it.
 #include <doctest/doctest.h>
@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/e2e/checks.hpp"
 #include "tests/e2e/harness.hpp"
 
 namespace faultline::e2e {
@@ -49,19 +50,44 @@ void client_resets(Session& session) {
 
 void check_denied_client(std::string_view access_list) {
     ProxyFixture fixture(access_list);
-    INFO(fixture.faultline.log_tail());
     // The kernel completes the handshake (K30); faultline then resets the connection.
     const Connected client = try_connect(fixture.proxy);
     CHECK(first_end(client) == "ECONNRESET");
-
-    const auto record = fixture.faultline.wait_teardown_of(client.local_address);
-    REQUIRE(record);
-    INFO(record->dump());
-    CHECK(summary(*record) ==
-          "reason=Uauth Deny initiator=faultline client=rst_sent/Uauth Deny "
-          "server=not_connected/Uauth Deny");
+    check_record(record_of(fixture.faultline, client.local_address),
+                 "reason=Uauth Deny initiator=faultline client=rst_sent/Uauth Deny "
+                 "server=not_connected/Uauth Deny");
     // The record is written when the session is over: by then no upstream connect was made.
     CHECK_FALSE(has_pending_connection(fixture.server.fd.get(), 0ms));
+}
+
+// How a test ends its session: which endpoint acts, and whether a round trip comes first.
+struct Ending {
+    void (*act)(Session&);
+    bool is_by_server;
+    bool is_after_round_trip;
+};
+
+// One session through a proxy with `settings`, ended as `ending` says; the endpoint that did not
+// end it reads `other_end` (when given), and the record says `classification`.
+void check_ending(std::string_view settings, Ending ending, std::string_view other_end,
+                  std::string_view classification) {
+    SessionFixture fixture(settings, false);
+    Session& session = fixture.session;
+    if (ending.is_after_round_trip) fixture.round_trip(session);
+    ending.act(session);
+    if (!other_end.empty()) {
+        Fd& other = ending.is_by_server ? session.client : session.server;
+        CHECK(read_to_end(other.get()).describe() == other_end);
+    }
+    check_record_of(fixture, session, classification);
+}
+
+void client_closes_first(Session& session) {
+    close_normally(session, true);
+}
+
+void server_closes_first(Session& session) {
+    close_normally(session, false);
 }
 
 }  // namespace
@@ -70,48 +96,21 @@ TEST_SUITE("e2e teardown records") {
     TEST_CASE(
         "a normal close in both directions is TCP FINs, initiated by the client that closed "
         "first") {
-        ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
-        fixture.round_trip(session);
-
-        REQUIRE(::shutdown(session.client.get(), SHUT_WR) == 0);
-        CHECK(read_to_end(session.server.get()).describe() == "EOF");
-        session.server.reset();
-        CHECK(read_to_end(session.client.get()).describe() == "EOF");
-        session.client.reset();
-
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(summary(*record) ==
-              "reason=TCP FINs initiator=client client=closed/TCP FINs server=closed/TCP FINs");
+        check_ending("", {client_closes_first, false, true}, "",
+                     "reason=TCP FINs initiator=client client=closed/TCP FINs "
+                     "server=closed/TCP FINs");
     }
 
     TEST_CASE(
         "a normal close in both directions is TCP FINs, initiated by the server that closed "
         "first") {
-        ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
-        fixture.round_trip(session);
-
-        REQUIRE(::shutdown(session.server.get(), SHUT_WR) == 0);
-        CHECK(read_to_end(session.client.get()).describe() == "EOF");
-        session.client.reset();
-        CHECK(read_to_end(session.server.get()).describe() == "EOF");
-        session.server.reset();
-
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(summary(*record) ==
-              "reason=TCP FINs initiator=server client=closed/TCP FINs server=closed/TCP FINs");
+        check_ending("", {server_closes_first, true, true}, "",
+                     "reason=TCP FINs initiator=server client=closed/TCP FINs "
+                     "server=closed/TCP FINs");
     }
 
     TEST_CASE("a teardown record carries exactly the documented fields") {
         ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
         std::vector<Json> records;
         for (int i = 0; i < 2; ++i) {
             Session session = fixture.open_session();
@@ -121,9 +120,8 @@ TEST_SUITE("e2e teardown records") {
             session.client.reset();
             CHECK(read_to_end(session.server.get()).describe() == "EOF");
             session.server.reset();
-            const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-            REQUIRE(record);
-            records.push_back(*record);
+            const Json record = record_of(fixture, session);
+            records.push_back(record);
         }
         const Json& record = records[0];
         INFO(record.dump());
@@ -156,123 +154,69 @@ TEST_SUITE("e2e teardown records") {
     }
 
     TEST_CASE("a server that closes with unread input resets the client: Reset-O") {
-        ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
-        server_resets_by_closing_with_unread_input(session);
-        CHECK(read_to_end(session.client.get()).describe() == "ECONNRESET");
-
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(
-            summary(*record) ==
-            "reason=Reset-O initiator=server client=rst_sent/Reset-O server=rst_received/Reset-O");
+        check_ending("", {server_resets_by_closing_with_unread_input, true, false}, "ECONNRESET",
+                     "reason=Reset-O initiator=server client=rst_sent/Reset-O "
+                     "server=rst_received/Reset-O");
     }
 
     TEST_CASE("with inside = server, a server's reset is Reset-I") {
-        ProxyFixture fixture("inside = \"server\"");
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
-        server_resets_by_closing_with_unread_input(session);
-        CHECK(read_to_end(session.client.get()).describe() == "ECONNRESET");
-
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(
-            summary(*record) ==
-            "reason=Reset-I initiator=server client=rst_sent/Reset-I server=rst_received/Reset-I");
+        check_ending("inside = \"server\"",
+                     {server_resets_by_closing_with_unread_input, true, false}, "ECONNRESET",
+                     "reason=Reset-I initiator=server client=rst_sent/Reset-I "
+                     "server=rst_received/Reset-I");
     }
 
     TEST_CASE("a client's reset reaches the server as ECONNRESET: Reset-I") {
-        ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
-        fixture.round_trip(session);
-        client_resets(session);
-        CHECK(read_to_end(session.server.get()).describe() == "ECONNRESET");
-
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(
-            summary(*record) ==
-            "reason=Reset-I initiator=client client=rst_received/Reset-I server=rst_sent/Reset-I");
+        check_ending("", {client_resets, false, true}, "ECONNRESET",
+                     "reason=Reset-I initiator=client client=rst_received/Reset-I "
+                     "server=rst_sent/Reset-I");
     }
 
     TEST_CASE("with inside = server, a client's reset is Reset-O") {
-        ProxyFixture fixture("inside = \"server\"");
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
-        fixture.round_trip(session);
-        client_resets(session);
-        CHECK(read_to_end(session.server.get()).describe() == "ECONNRESET");
-
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(
-            summary(*record) ==
-            "reason=Reset-O initiator=client client=rst_received/Reset-O server=rst_sent/Reset-O");
+        check_ending("inside = \"server\"", {client_resets, false, true}, "ECONNRESET",
+                     "reason=Reset-O initiator=client client=rst_received/Reset-O "
+                     "server=rst_sent/Reset-O");
     }
 
     TEST_CASE("an upstream that refuses the connect resets the client: Reset-O") {
         const std::uint16_t closed_port = unused_port();
         const TempConfig config(proxy_config(closed_port));
         Faultline faultline(config);
-        INFO(faultline.log_tail());
         REQUIRE(faultline.wait_ready());
         const Connected client = try_connect(faultline.proxy_sockaddr("p"));
         CHECK(first_end(client) == "ECONNRESET");
-
-        const auto record = faultline.wait_teardown_of(client.local_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(summary(*record) ==
-              "reason=Reset-O initiator=server client=rst_sent/Reset-O server=refused/Reset-O");
-        CHECK((*record)["server"]["address"] == address_text(loopback(closed_port)));
+        const Json record = check_record(
+            record_of(faultline, client.local_address),
+            "reason=Reset-O initiator=server client=rst_sent/Reset-O server=refused/Reset-O");
+        CHECK(record["server"]["address"] == address_text(loopback(closed_port)));
     }
 
     TEST_CASE("an upstream connect that does not finish within connect_timeout is SYN Timeout") {
         ProxyFixture fixture("connect_timeout = \"300ms\"", {}, 0);
-        INFO(fixture.faultline.log_tail());
         const std::vector<Fd> queue_fillers = fill_accept_queue(fixture.server);
         const Connected client = try_connect(fixture.proxy);
         CHECK(first_end(client) == "ECONNRESET");
-
-        const auto record = fixture.faultline.wait_teardown_of(client.local_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(summary(*record) ==
-              "reason=SYN Timeout initiator=faultline client=rst_sent/SYN Timeout "
-              "server=connect_timeout/SYN Timeout");
+        check_record(record_of(fixture.faultline, client.local_address),
+                     "reason=SYN Timeout initiator=faultline client=rst_sent/SYN Timeout "
+                     "server=connect_timeout/SYN Timeout");
     }
 
     TEST_CASE("an idle connection is closed on both sides after idle_timeout: Conn-timeout") {
-        ProxyFixture fixture("idle_timeout = \"300ms\"");
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
-        fixture.round_trip(session);
+        SessionFixture fixture("idle_timeout = \"300ms\"");
+        Session& session = fixture.session;
 
         CHECK(read_to_end(session.client.get()).describe() == "EOF");
         CHECK(read_to_end(session.server.get()).describe() == "EOF");
-
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(summary(*record) ==
-              "reason=Conn-timeout initiator=faultline client=timed_out/Conn-timeout "
-              "server=timed_out/Conn-timeout");
+        check_record_of(fixture, session,
+                        "reason=Conn-timeout initiator=faultline client=timed_out/Conn-timeout "
+                        "server=timed_out/Conn-timeout");
     }
 
     TEST_CASE(
         "a half-close that the server never answers is reset after half_closed_timeout: FIN "
         "Timeout") {
-        ProxyFixture fixture("half_closed_timeout = \"300ms\"");
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
-        fixture.round_trip(session);
+        SessionFixture fixture("half_closed_timeout = \"300ms\"");
+        Session& session = fixture.session;
 
         REQUIRE(::shutdown(session.client.get(), SHUT_WR) == 0);
         CHECK(read_to_end(session.server.get()).describe() == "EOF");
@@ -284,13 +228,9 @@ TEST_SUITE("e2e teardown records") {
         const long sent = send_once(session.server.get(), "late");
         const std::string send_result = sent >= 0 ? "sent" : errno_name(static_cast<int>(-sent));
         CHECK((send_result == "EPIPE" || send_result == "ECONNRESET"));
-
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(summary(*record) ==
-              "reason=FIN Timeout initiator=faultline client=timed_out/TCP FINs "
-              "server=timed_out/FIN Timeout");
+        check_record_of(fixture, session,
+                        "reason=FIN Timeout initiator=faultline client=timed_out/TCP FINs "
+                        "server=timed_out/FIN Timeout");
     }
 
     TEST_CASE("a client outside the allow list is reset and never reaches the server: Uauth Deny") {
@@ -308,7 +248,6 @@ TEST_SUITE("e2e teardown records") {
         const TempConfig config("[[proxy]]\nname = \"loop\"\nlisten = \"" + address +
                                 "\"\nupstream = \"" + address + "\"\n");
         Faultline faultline(config);
-        INFO(faultline.log_tail());
         REQUIRE(faultline.wait_ready());
         REQUIRE(faultline.proxy_address("loop") == address);
 

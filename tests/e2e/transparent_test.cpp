@@ -1,5 +1,5 @@
-// Black-box tests of the transparent data path (DESIGN section 2 and reference scenarios 2 and 4):
-// with no rule, a client and a server talking through faultline observe what they would observe
+// Black-box tests of the transparent data path (docs/teardown.md, and the reference scenarios 2 and
+// 4): with no rule, a client and a server talking through faultline observe what they would observe
 // talking directly, and each connection ends with the record of a normal close or of a reset.
 #include <doctest/doctest.h>
 #include <sys/socket.h>
@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/e2e/checks.hpp"
 #include "tests/e2e/harness.hpp"
 
 namespace faultline::e2e {
@@ -181,13 +182,29 @@ void check_scenario_4(const Scenario4& seen, std::string_view reply) {
     CHECK((second == "EPIPE" || second == "ECONNRESET"));
 }
 
+// Checks that a side read `sent` whole: as many bytes, and the same (by hash).
+void check_received(const Side& side, const std::string& sent) {
+    CHECK(side.incoming.size() == sent.size());
+    CHECK(fnv1a(side.incoming) == fnv1a(sent));
+}
+
+// Scenario 4 through faultline, with `reply` from the server before its close.
+void check_scenario_4_through_faultline(const std::string& reply) {
+    ProxyFixture fixture;
+    const Scenario4 seen = run_scenario_4(fixture.proxy, fixture.server, reply);
+    check_scenario_4(seen, reply);
+    const Json record = check_record(
+        record_of(fixture.faultline, seen.client_address),
+        "reason=Reset-O initiator=server client=rst_sent/Reset-O server=rst_received/Reset-O");
+    CHECK(record["bytes_down"] == reply.size());
+}
+
 }  // namespace
 
 TEST_SUITE("e2e transparent data path") {
     TEST_CASE("8 MiB in each direction at once arrive intact, whatever the write sizes") {
-        ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
+        SessionFixture fixture("", false);
+        Session& session = fixture.session;
         const std::string up = random_bytes(8 * mib, 1);
         const std::string down = random_bytes(8 * mib, 2);
 
@@ -198,29 +215,25 @@ TEST_SUITE("e2e transparent data path") {
         CHECK(errno_name(server.error) == "0");
         CHECK(client.saw_eof);
         CHECK(server.saw_eof);
-        CHECK(server.incoming.size() == up.size());
-        CHECK(fnv1a(server.incoming) == fnv1a(up));
-        CHECK(client.incoming.size() == down.size());
-        CHECK(fnv1a(client.incoming) == fnv1a(down));
+        check_received(server, up);
+        check_received(client, down);
         session.client.reset();
         session.server.reset();
 
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK((*record)["reason"] == "TCP FINs");
+        const Json record = record_of(fixture, session);
+        INFO(record.dump());
+        CHECK(record["reason"] == "TCP FINs");
         // Both sides shut down at nearly the same time: either may have been first.
-        CHECK(((*record)["initiator"] == "client" || (*record)["initiator"] == "server"));
-        CHECK((*record)["client"]["state"] == "closed");
-        CHECK((*record)["server"]["state"] == "closed");
-        CHECK((*record)["bytes_up"] == 8 * mib);
-        CHECK((*record)["bytes_down"] == 8 * mib);
+        CHECK((record["initiator"] == "client" || record["initiator"] == "server"));
+        CHECK(record["client"]["state"] == "closed");
+        CHECK(record["server"]["state"] == "closed");
+        CHECK(record["bytes_up"] == 8 * mib);
+        CHECK(record["bytes_down"] == 8 * mib);
     }
 
     TEST_CASE("a client half-close lets the server's whole reply through") {
-        ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
+        SessionFixture fixture("", false);
+        Session& session = fixture.session;
         const std::string request = "GET /large-download\r\n\r\n";
         const std::string reply = random_bytes(4 * mib, 4);
 
@@ -236,23 +249,17 @@ TEST_SUITE("e2e transparent data path") {
         REQUIRE(pump(client, server, 5));
         CHECK(errno_name(client.error) == "0");
         CHECK(client.saw_eof);
-        CHECK(client.incoming.size() == reply.size());
-        CHECK(fnv1a(client.incoming) == fnv1a(reply));
+        check_received(client, reply);
         session.client.reset();
 
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(summary(*record) ==
-              "reason=TCP FINs initiator=client client=closed/TCP FINs server=closed/TCP FINs");
-        CHECK((*record)["bytes_up"] == request.size());
-        CHECK((*record)["bytes_down"] == reply.size());
+        const Json record = check_record_of(fixture, session, normal_close_by_client);
+        CHECK(record["bytes_up"] == request.size());
+        CHECK(record["bytes_down"] == reply.size());
     }
 
     TEST_CASE("16 MiB from a client that then closes all reach the server, then EOF") {
-        ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
-        Session session = fixture.open_session();
+        SessionFixture fixture("", false);
+        Session& session = fixture.session;
         const std::string up = random_bytes(16 * mib, 6);
 
         Side client(session.client, up, WhenSent::close);
@@ -261,17 +268,12 @@ TEST_SUITE("e2e transparent data path") {
         CHECK(errno_name(client.error) == "0");
         CHECK(errno_name(server.error) == "0");
         CHECK(server.saw_eof);
-        CHECK(server.incoming.size() == up.size());
-        CHECK(fnv1a(server.incoming) == fnv1a(up));
+        check_received(server, up);
         session.server.reset();
 
-        const auto record = fixture.faultline.wait_teardown_of(session.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(summary(*record) ==
-              "reason=TCP FINs initiator=client client=closed/TCP FINs server=closed/TCP FINs");
-        CHECK((*record)["bytes_up"] == 16 * mib);
-        CHECK((*record)["bytes_down"] == 0);
+        const Json record = check_record_of(fixture, session, normal_close_by_client);
+        CHECK(record["bytes_up"] == 16 * mib);
+        CHECK(record["bytes_down"] == 0);
     }
 
     TEST_CASE(
@@ -286,35 +288,12 @@ TEST_SUITE("e2e transparent data path") {
     TEST_CASE(
         "scenario 4: after the server's close, the client's first send succeeds and its second "
         "fails") {
-        ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
-        const Scenario4 seen = run_scenario_4(fixture.proxy, fixture.server, "");
-        check_scenario_4(seen, "");
-
-        const auto record = fixture.faultline.wait_teardown_of(seen.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(
-            summary(*record) ==
-            "reason=Reset-O initiator=server client=rst_sent/Reset-O server=rst_received/Reset-O");
-        CHECK((*record)["bytes_down"] == 0);
+        check_scenario_4_through_faultline("");
     }
 
     TEST_CASE(
         "scenario 4 with a reply: the client reads it all, then EOF, then its second send fails") {
-        ProxyFixture fixture;
-        INFO(fixture.faultline.log_tail());
-        const std::string reply = random_bytes(std::size_t{64} * 1024, 8);
-        const Scenario4 seen = run_scenario_4(fixture.proxy, fixture.server, reply);
-        check_scenario_4(seen, reply);
-
-        const auto record = fixture.faultline.wait_teardown_of(seen.client_address);
-        REQUIRE(record);
-        INFO(record->dump());
-        CHECK(
-            summary(*record) ==
-            "reason=Reset-O initiator=server client=rst_sent/Reset-O server=rst_received/Reset-O");
-        CHECK((*record)["bytes_down"] == reply.size());
+        check_scenario_4_through_faultline(random_bytes(std::size_t{64} * 1024, 8));
     }
 }
 

@@ -6,14 +6,12 @@
 
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "tests/faults/fake_context.hpp"
 
 namespace faultline::faults {
 
 using namespace std::chrono_literals;
-using Events = std::vector<Event>;
 
 namespace {
 
@@ -54,130 +52,82 @@ TEST_CASE("makes pieces of at least a millisecond's worth, and at least one byte
 }
 
 TEST_CASE("releases bytes at the rate, a millisecond's worth at a time, then the end") {
-    FakeContext context;
-    BandwidthFault fault(kilobytes_per_second(10));  // 10 bytes per millisecond
-    fault.on_start(context);
-    fault.on_data(context, "abcdefghijklmnopqrstuvwxy");
-    fault.on_end(context);
-    CHECK(fault.held_bytes() == 25u);
-    CHECK(context.timer() == 1ms);
-    context.run(fault);
-    CHECK(context.events() == Events{data_at(1ms, "abcdefghij"), data_at(2ms, "klmnopqrst"),
-                                     data_at(2500us, "uvwxy"), end_at(2500us)});
-    CHECK(fault.held_bytes() == 0u);
+    Started<BandwidthFault> link(kilobytes_per_second(10));  // 10 bytes per millisecond
+    link.data("abcdefghijklmnopqrstuvwxy").end();
+    CHECK(link.held_bytes() == 25u);
+    CHECK(link.timer() == 1ms);
+    link.run();
+    CHECK(link.events() == Events{data_at(1ms, "abcdefghij"), data_at(2ms, "klmnopqrst"),
+                                  data_at(2500us, "uvwxy"), end_at(2500us)});
+    CHECK(link.held_bytes() == 0u);
 }
 
 TEST_CASE("joins and splits chunks into pieces, keeping the order") {
-    FakeContext context;
-    BandwidthFault fault(kilobytes_per_second(4));  // 4 bytes per millisecond
-    fault.on_start(context);
-    fault.on_data(context, "ab");
-    fault.on_data(context, "cdefg");
-    fault.on_data(context, "h");
-    context.run(fault);
-    CHECK(context.events() == Events{data_at(1ms, "abcd"), data_at(2ms, "efgh")});
+    Started<BandwidthFault> link(kilobytes_per_second(4));  // 4 bytes per millisecond
+    link.data("ab").data("cdefg").data("h").run();
+    CHECK(link.events() == Events{data_at(1ms, "abcd"), data_at(2ms, "efgh")});
 }
 
 TEST_CASE("bytes arriving while the link is busy follow at the rate") {
-    FakeContext context;
-    BandwidthFault fault(kilobytes_per_second(1));  // 1 byte per millisecond
-    fault.on_start(context);
-    fault.on_data(context, "ab");
-    context.advance(fault, 1500us);
-    fault.on_data(context, "c");
-    context.advance_to(fault, 2500us);
-    fault.on_data(context, "d");  // the link is idle, but the next byte's time has not come
-    context.run(fault);
-    CHECK(context.events() ==
+    Started<BandwidthFault> link(kilobytes_per_second(1));  // 1 byte per millisecond
+    link.data("ab").wait(1500us).data("c").wait_until(2500us);
+    link.data("d").run();  // the link is idle, but the next byte's time has not come
+    CHECK(link.events() ==
           Events{data_at(1ms, "a"), data_at(2ms, "b"), data_at(3ms, "c"), data_at(4ms, "d")});
 }
 
 TEST_CASE("an idle link keeps no credit: bytes after a pause take their own time") {
-    FakeContext context;
-    BandwidthFault fault(kilobytes_per_second(1));
-    fault.on_start(context);
-    fault.on_data(context, "a");
-    context.advance(fault, 100ms);
-    fault.on_data(context, "bc");
-    context.run(fault);
-    CHECK(context.events() == Events{data_at(1ms, "a"), data_at(101ms, "b"), data_at(102ms, "c")});
+    Started<BandwidthFault> link(kilobytes_per_second(1));
+    link.data("a").wait(100ms).data("bc").run();
+    CHECK(link.events() == Events{data_at(1ms, "a"), data_at(101ms, "b"), data_at(102ms, "c")});
 }
 
 TEST_CASE("passes the end at once when no byte is held") {
-    FakeContext context;
-    BandwidthFault fault(kilobytes_per_second(1));
-    fault.on_start(context);
-    fault.on_end(context);
-    CHECK(context.events() == Events{end_at(0us)});
+    Started<BandwidthFault> link(kilobytes_per_second(1));
+    link.end();
+    CHECK(link.events() == Events{end_at(0us)});
 }
 
 TEST_CASE("a rate of 0 holds every byte, losing none, until a new rate releases them") {
-    FakeContext context;
-    BandwidthFault fault(kilobytes_per_second(0));
-    fault.on_start(context);
-    fault.on_data(context, "abc");
-    fault.on_end(context);
-    context.advance(fault, 1h);
-    CHECK(context.events().empty());
-    CHECK_FALSE(context.timer());
-    CHECK(fault.held_bytes() == 3u);
+    Started<BandwidthFault> link(kilobytes_per_second(0));
+    link.data("abc").end().wait(1h);
+    CHECK(link.events().empty());
+    CHECK_FALSE(link.timer());
+    CHECK(link.held_bytes() == 3u);
 
-    fault.configure(kilobytes_per_second(1));
-    fault.on_update(context);
-    context.run(fault);
-    CHECK(context.events() == Events{data_at(1h + 1ms, "a"), data_at(1h + 2ms, "b"),
-                                     data_at(1h + 3ms, "c"), end_at(1h + 3ms)});
+    link.update(kilobytes_per_second(1)).run();
+    CHECK(link.events() == Events{data_at(1h + 1ms, "a"), data_at(1h + 2ms, "b"),
+                                  data_at(1h + 3ms, "c"), end_at(1h + 3ms)});
 }
 
 TEST_CASE("a rate of 0 releases everything at once, then the end, when the rule goes away") {
-    FakeContext context;
-    BandwidthFault fault(kilobytes_per_second(0));
-    fault.on_start(context);
-    fault.on_data(context, "abc");
-    fault.on_data(context, "def");
-    fault.on_end(context);
-    context.advance(fault, 10s);
-    fault.on_stop(context);
-    CHECK(context.events() == Events{data_at(10s, "abcdef"), end_at(10s)});
-    CHECK(fault.held_bytes() == 0u);
+    Started<BandwidthFault> link(kilobytes_per_second(0));
+    link.data("abc").data("def").end().wait(10s).stop();
+    CHECK(link.events() == Events{data_at(10s, "abcdef"), end_at(10s)});
+    CHECK(link.held_bytes() == 0u);
 }
 
 TEST_CASE("releases the rest at once when the rule goes away mid-stream") {
-    FakeContext context;
-    BandwidthFault fault(kilobytes_per_second(1));
-    fault.on_start(context);
-    fault.on_data(context, "abcd");
-    context.advance(fault, 2500us);
-    fault.on_stop(context);
-    CHECK(context.events() == Events{data_at(1ms, "a"), data_at(2ms, "b"), data_at(2500us, "cd")});
-    CHECK_FALSE(context.timer());
+    Started<BandwidthFault> link(kilobytes_per_second(1));
+    link.data("abcd").wait(2500us).stop();
+    CHECK(link.events() == Events{data_at(1ms, "a"), data_at(2ms, "b"), data_at(2500us, "cd")});
+    CHECK_FALSE(link.timer());
 }
 
 TEST_CASE("a new rate counts from the moment it is applied") {
-    FakeContext context;
-    BandwidthFault fault(kilobytes_per_second(1));
-    fault.on_start(context);
-    fault.on_data(context, "abcd");
-    context.advance(fault, 1500us);
-    fault.configure(kilobytes_per_second(2));  // 2 bytes per millisecond from 1.5 ms
-    fault.on_update(context);
-    context.run(fault);
-    CHECK(context.events() == Events{data_at(1ms, "a"), data_at(2500us, "bc"), data_at(3ms, "d")});
+    Started<BandwidthFault> link(kilobytes_per_second(1));
+    link.data("abcd").wait(1500us);
+    link.update(kilobytes_per_second(2)).run();  // 2 bytes per millisecond from 1.5 ms
+    CHECK(link.events() == Events{data_at(1ms, "a"), data_at(2500us, "bc"), data_at(3ms, "d")});
 }
 
 TEST_CASE("a stall to rate 0 stops the stream until the rule goes away") {
-    FakeContext context;
-    BandwidthFault fault(kilobytes_per_second(1));
-    fault.on_start(context);
-    fault.on_data(context, "abc");
-    context.advance(fault, 1ms);
-    fault.configure(kilobytes_per_second(0));
-    fault.on_update(context);
-    context.advance(fault, 1s);
-    CHECK(context.events() == Events{data_at(1ms, "a")});
-    CHECK_FALSE(context.timer());
-    fault.on_stop(context);
-    CHECK(context.forwarded() == "abc");
+    Started<BandwidthFault> link(kilobytes_per_second(1));
+    link.data("abc").wait(1ms).update(kilobytes_per_second(0)).wait(1s);
+    CHECK(link.events() == Events{data_at(1ms, "a")});
+    CHECK_FALSE(link.timer());
+    link.stop();
+    CHECK(link.context.forwarded() == "abc");
 }
 
 TEST_CASE("stays within 3% of the rate from 1 KB/s to 500 MB/s with a millisecond timer") {
@@ -186,19 +136,18 @@ TEST_CASE("stays within 3% of the rate from 1 KB/s to 500 MB/s with a millisecon
         // Long enough to carry a few thousand bytes, short enough to stay small in memory.
         const auto bytes_per_second = static_cast<std::uint64_t>(rate) * 1000;
         const Micros duration = std::max<Micros>(100ms, time_to_carry(bytes_per_second, 2000));
-        FakeContext context(Stream::downstream, 300us);  // off the millisecond grid
-        context.set_timer_resolution(1ms);
-        BandwidthFault fault(kilobytes_per_second(rate));
-        const Micros start = context.now();
-        fault.on_start(context);
+        Started<BandwidthFault> link(kilobytes_per_second(rate), Stream::downstream,
+                                     300us);  // off the millisecond grid
+        link.context.set_timer_resolution(1ms);
+        const Micros start = link.context.now();
         // A sender that keeps the proxy's buffer (1 MiB) full.
         const std::string chunk(std::min<std::uint64_t>(65536, bytes_per_second / 10 + 1), 'x');
         do {
-            while (fault.held_bytes() < 1024 * 1024)
-                fault.on_data(context, chunk);
-        } while (context.fire(fault) && context.now() < start + duration);
+            while (link.held_bytes() < 1024 * 1024)
+                link.data(chunk);
+        } while (link.context.fire(link.fault) && link.context.now() < start + duration);
         std::uint64_t carried = 0;
-        for (const auto& event : context.events())
+        for (const auto& event : link.events())
             if (event.at <= start + duration) carried += event.bytes.size();
         const double expected = static_cast<double>(bytes_carried(bytes_per_second, duration));
         CHECK(static_cast<double>(carried) >= expected * 0.97);

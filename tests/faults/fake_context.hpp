@@ -1,9 +1,10 @@
 // A Context for fault tests: a manual clock, a deterministic random source, one pending timer, and
 // a record of everything the fault did (bytes and ends forwarded, resets, closes, ...) with the
-// time it happened. No loop, no sockets, no sleeping.
+// time it happened; and Started, a fault started on one. No loop, no sockets, no sleeping.
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <initializer_list>
@@ -79,7 +80,9 @@ inline std::ostream& operator<<(std::ostream& out, const Event& event) {
     return out;
 }
 
-inline std::ostream& operator<<(std::ostream& out, const std::vector<Event>& events) {
+using Events = std::vector<Event>;
+
+inline std::ostream& operator<<(std::ostream& out, const Events& events) {
     out << "{";
     for (std::size_t i = 0; i < events.size(); ++i)
         out << (i == 0 ? " " : ", ") << events[i];
@@ -175,6 +178,59 @@ class FakeContext final : public Context {
     std::mt19937_64 engine_{42};
     int timer_firings_ = 0;
     int draws_taken_ = 0;
+};
+
+// A fault built from `config` and started on a FakeContext of its own, with one short call for each
+// thing a connection does to it, so that a test reads as its story: `latency.data("a").wait(10ms)`.
+template <typename F>
+struct Started {
+    template <typename Config>
+    explicit Started(const Config& config, Stream stream = Stream::downstream,
+                     Micros start = Micros::zero())
+        : context(stream, start), fault(config) {
+        fault.on_start(context);
+    }
+
+    Started& data(std::string bytes) {
+        fault.on_data(context, std::move(bytes));
+        return *this;
+    }
+    Started& end() {
+        fault.on_end(context);
+        return *this;
+    }
+    // The rule goes away.
+    Started& stop() {
+        fault.on_stop(context);
+        return *this;
+    }
+    // The rule's attributes change on the live connection.
+    template <typename Config>
+    Started& update(const Config& config) {
+        fault.configure(config);
+        fault.on_update(context);
+        return *this;
+    }
+    Started& wait(Micros by) {
+        context.advance(fault, by);
+        return *this;
+    }
+    Started& wait_until(Micros at) {
+        context.advance_to(fault, at);
+        return *this;
+    }
+    // Fires the timer until none is pending.
+    Started& run() {
+        context.run(fault);
+        return *this;
+    }
+
+    [[nodiscard]] const Events& events() const { return context.events(); }
+    [[nodiscard]] std::optional<Micros> timer() const { return context.timer(); }
+    [[nodiscard]] std::size_t held_bytes() const { return fault.held_bytes(); }
+
+    FakeContext context;
+    F fault;
 };
 
 }  // namespace faultline::faults

@@ -12,7 +12,6 @@
 namespace faultline::faults {
 
 using namespace std::chrono_literals;
-using Events = std::vector<Event>;
 
 const auto errors_of = config_errors<IdleTimeoutConfig>;
 
@@ -38,59 +37,46 @@ TEST_CASE(
     };
     for (const auto& [action, expected] : cases) {
         CAPTURE(expected);
-        FakeContext context;
-        IdleTimeoutFault fault(IdleTimeoutConfig{100ms, action});
-        fault.on_start(context);
-        CHECK(context.timer() == 100ms);
-        context.advance(fault, 1s);
-        CHECK(context.events() == Events{expected});
-        CHECK_FALSE(context.timer());
+        Started<IdleTimeoutFault> idle(IdleTimeoutConfig{100ms, action});
+        CHECK(idle.timer() == 100ms);
+        idle.wait(1s);
+        CHECK(idle.events() == Events{expected});
+        CHECK_FALSE(idle.timer());
     }
 }
 
 TEST_CASE("activity in either direction moves the deadline and the timer follows it") {
-    FakeContext context;
-    IdleTimeoutFault fault(IdleTimeoutConfig{100ms, IdleAction::fin});
-    fault.on_start(context);
-    context.advance(fault, 30ms);
-    fault.on_data(context, "ab");
-    context.set_last_activity(30ms);
-    context.advance_to(fault, 90ms);
-    context.set_last_activity(90ms);  // bytes in the other direction
-    context.advance_to(fault, 150ms);
-    CHECK(context.timer() == 190ms);
-    context.advance(fault, 1s);
-    CHECK(context.events() == Events{data_at(30ms, "ab"), close_at(190ms)});
+    Started<IdleTimeoutFault> idle(IdleTimeoutConfig{100ms, IdleAction::fin});
+    idle.wait(30ms).data("ab");
+    idle.context.set_last_activity(30ms);
+    idle.wait_until(90ms);
+    idle.context.set_last_activity(90ms);  // bytes in the other direction
+    idle.wait_until(150ms);
+    CHECK(idle.timer() == 190ms);
+    idle.wait(1s);
+    CHECK(idle.events() == Events{data_at(30ms, "ab"), close_at(190ms)});
 }
 
 TEST_CASE("on a connection idle before the rule, counts from the rule's start") {
-    FakeContext context(Stream::downstream, 10s);
-    IdleTimeoutFault fault(IdleTimeoutConfig{100ms, IdleAction::rst});
-    fault.on_start(context);
-    context.advance(fault, 1s);
-    CHECK(context.events() == Events{reset_at(10s + 100ms, Target::both, false)});
+    Started<IdleTimeoutFault> idle(IdleTimeoutConfig{100ms, IdleAction::rst}, Stream::downstream,
+                                   10s);
+    idle.wait(1s);
+    CHECK(idle.events() == Events{reset_at(10s + 100ms, Target::both, false)});
 }
 
 TEST_CASE("nothing passes once the flow expired") {
-    FakeContext context;
-    IdleTimeoutFault fault(IdleTimeoutConfig{100ms, IdleAction::forget});
-    fault.on_start(context);
-    context.advance(fault, 100ms);
-    fault.on_data(context, "late");
-    fault.on_end(context);
-    CHECK(context.events() == Events{silent_at(100ms)});
+    Started<IdleTimeoutFault> idle(IdleTimeoutConfig{100ms, IdleAction::forget});
+    idle.wait(100ms).data("late").end();
+    CHECK(idle.events() == Events{silent_at(100ms)});
 }
 
 TEST_CASE("going away cancels the timer; a new timeout re-arms it") {
-    FakeContext context;
-    IdleTimeoutFault fault(IdleTimeoutConfig{100ms, IdleAction::fin});
-    fault.on_start(context);
-    fault.configure(IdleTimeoutConfig{40ms, IdleAction::fin});
-    fault.on_update(context);
-    CHECK(context.timer() == 40ms);
-    fault.on_stop(context);
-    CHECK_FALSE(context.timer());
-    CHECK(context.events().empty());
+    Started<IdleTimeoutFault> idle(IdleTimeoutConfig{100ms, IdleAction::fin});
+    idle.update(IdleTimeoutConfig{40ms, IdleAction::fin});
+    CHECK(idle.timer() == 40ms);
+    idle.stop();
+    CHECK_FALSE(idle.timer());
+    CHECK(idle.events().empty());
 }
 
 TEST_CASE("connections it ends are recorded as an idle timeout") {

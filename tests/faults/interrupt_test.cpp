@@ -4,118 +4,75 @@
 
 #include <doctest/doctest.h>
 
-#include <vector>
-
 #include "tests/faults/fake_context.hpp"
 
 namespace faultline::faults {
 
 using namespace std::chrono_literals;
-using Events = std::vector<Event>;
 
 TEST_CASE("stall holds bytes from the start and delivers them when the duration is over") {
-    FakeContext context;
-    InterruptFault fault(InterruptConfig{InterruptMode::stall, 100ms});
-    fault.on_start(context);
-    context.advance(fault, 10ms);
-    fault.on_data(context, "ab");
-    context.advance(fault, 10ms);
-    fault.on_data(context, "cd");
-    CHECK(fault.held_bytes() == 4u);
-    context.advance(fault, 79ms);
-    CHECK(context.events().empty());
-    context.advance(fault, 51ms);
-    fault.on_data(context, "ef");
-    CHECK(context.events() ==
+    Started<InterruptFault> stall(InterruptConfig{InterruptMode::stall, 100ms});
+    stall.wait(10ms).data("ab").wait(10ms).data("cd");
+    CHECK(stall.held_bytes() == 4u);
+    stall.wait(79ms);
+    CHECK(stall.events().empty());
+    stall.wait(51ms).data("ef");
+    CHECK(stall.events() ==
           Events{data_at(100ms, "ab"), data_at(100ms, "cd"), data_at(150ms, "ef")});
-    CHECK(fault.held_bytes() == 0u);
+    CHECK(stall.held_bytes() == 0u);
 }
 
 TEST_CASE("discard swallows bytes during the interruption, then bytes pass") {
-    FakeContext context;
-    InterruptFault fault(InterruptConfig{InterruptMode::discard, 100ms});
-    fault.on_start(context);
-    fault.on_data(context, "lost");
-    CHECK(fault.held_bytes() == 0u);
-    context.advance(fault, 150ms);
-    fault.on_data(context, "ef");
-    CHECK(context.events() == Events{data_at(150ms, "ef")});
+    Started<InterruptFault> discard(InterruptConfig{InterruptMode::discard, 100ms});
+    discard.data("lost");
+    CHECK(discard.held_bytes() == 0u);
+    discard.wait(150ms).data("ef");
+    CHECK(discard.events() == Events{data_at(150ms, "ef")});
 }
 
 TEST_CASE("in both modes the end of the stream waits for the end of the interruption") {
     for (const auto mode : {InterruptMode::stall, InterruptMode::discard}) {
         CAPTURE(static_cast<int>(mode));
-        FakeContext context;
-        InterruptFault fault(InterruptConfig{mode, 100ms});
-        fault.on_start(context);
-        fault.on_data(context, "a");
-        context.advance(fault, 20ms);
-        fault.on_end(context);
-        context.advance(fault, 1s);
+        Started<InterruptFault> interrupt(InterruptConfig{mode, 100ms});
+        interrupt.data("a").wait(20ms).end().wait(1s);
         const Events stalled{data_at(100ms, "a"), end_at(100ms)};
         const Events discarded{end_at(100ms)};
-        CHECK(context.events() == (mode == InterruptMode::stall ? stalled : discarded));
+        CHECK(interrupt.events() == (mode == InterruptMode::stall ? stalled : discarded));
     }
 }
 
 TEST_CASE("a duration of 0 lasts until the rule goes away, which delivers what was held") {
-    FakeContext context;
-    InterruptFault fault(InterruptConfig{});
-    fault.on_start(context);
-    fault.on_data(context, "held");
-    fault.on_end(context);
-    context.advance(fault, 1h);
-    CHECK(context.events().empty());
-    CHECK_FALSE(context.timer());
-    fault.on_stop(context);
-    CHECK(context.events() == Events{data_at(1h, "held"), end_at(1h)});
+    Started<InterruptFault> interrupt(InterruptConfig{});
+    interrupt.data("held").end().wait(1h);
+    CHECK(interrupt.events().empty());
+    CHECK_FALSE(interrupt.timer());
+    interrupt.stop();
+    CHECK(interrupt.events() == Events{data_at(1h, "held"), end_at(1h)});
 }
 
 TEST_CASE("the rule going away ends the interruption early and cancels its timer") {
-    FakeContext context;
-    InterruptFault fault(InterruptConfig{InterruptMode::stall, 100ms});
-    fault.on_start(context);
-    fault.on_data(context, "x");
-    context.advance(fault, 50ms);
-    fault.on_stop(context);
-    CHECK(context.events() == Events{data_at(50ms, "x")});
-    CHECK_FALSE(context.timer());
+    Started<InterruptFault> stall(InterruptConfig{InterruptMode::stall, 100ms});
+    stall.data("x").wait(50ms).stop();
+    CHECK(stall.events() == Events{data_at(50ms, "x")});
+    CHECK_FALSE(stall.timer());
 }
 
 TEST_CASE("the rule going away after the interruption ended does nothing more") {
-    FakeContext context;
-    InterruptFault fault(InterruptConfig{InterruptMode::stall, 100ms});
-    fault.on_start(context);
-    context.advance(fault, 200ms);
-    fault.on_end(context);
-    fault.on_stop(context);
-    CHECK(context.events() == Events{end_at(200ms)});
+    Started<InterruptFault> stall(InterruptConfig{InterruptMode::stall, 100ms});
+    stall.wait(200ms).end().stop();
+    CHECK(stall.events() == Events{end_at(200ms)});
 }
 
 TEST_CASE("a new duration counts from the start of the interruption") {
-    FakeContext context;
-    InterruptFault fault(InterruptConfig{});
-    fault.on_start(context);
-    fault.on_data(context, "x");
-    context.advance(fault, 100ms);
-    fault.configure(InterruptConfig{InterruptMode::stall, 50ms});
-    fault.on_update(context);
-    CHECK(context.events() == Events{data_at(100ms, "x")});
+    Started<InterruptFault> shorter(InterruptConfig{});
+    shorter.data("x").wait(100ms).update(InterruptConfig{InterruptMode::stall, 50ms});
+    CHECK(shorter.events() == Events{data_at(100ms, "x")});
 
-    FakeContext longer;
-    InterruptFault extended(InterruptConfig{InterruptMode::stall, 100ms});
-    extended.on_start(longer);
-    longer.advance(extended, 50ms);
-    extended.configure(InterruptConfig{InterruptMode::stall, 300ms});
-    extended.on_update(longer);
-    extended.on_data(longer, "y");
-    longer.advance(extended, 1s);
+    Started<InterruptFault> longer(InterruptConfig{InterruptMode::stall, 100ms});
+    longer.wait(50ms).update(InterruptConfig{InterruptMode::stall, 300ms});
+    longer.data("y").wait(1s);
     CHECK(longer.events() == Events{data_at(300ms, "y")});
 }
-
-}  // namespace faultline::faults
-
-namespace faultline::faults {
 
 TEST_CASE("a discard that swallowed bytes leaves a broken stream; a stall does not") {
     FakeContext context;

@@ -6,14 +6,12 @@
 
 #include <map>
 #include <string>
-#include <vector>
 
 #include "tests/faults/fake_context.hpp"
 
 namespace faultline::faults {
 
 using namespace std::chrono_literals;
-using Events = std::vector<Event>;
 
 TEST_CASE("draws the jitter offset uniformly over [-jitter, +jitter], both ends included") {
     CHECK(jitter_offset(10us, 0.0) == -10us);
@@ -37,104 +35,68 @@ TEST_CASE("a due time is never before the arrival nor before the chunk ahead of 
 }
 
 TEST_CASE("delays each chunk by the latency, counted from its own arrival, without adding up") {
-    FakeContext context;
-    LatencyFault fault(LatencyConfig{100ms, 0ms});
-    fault.on_start(context);
-    for (int i = 0; i < 5; ++i) {
-        fault.on_data(context, std::string(1, static_cast<char>('a' + i)));
-        context.advance(fault, 10ms);
-    }
-    CHECK(fault.held_bytes() == 5u);
-    CHECK(context.events().empty());
-    context.advance(fault, 1s);
-    CHECK(context.events() == Events{data_at(100ms, "a"), data_at(110ms, "b"), data_at(120ms, "c"),
+    Started<LatencyFault> latency(LatencyConfig{100ms, 0ms});
+    for (int i = 0; i < 5; ++i)
+        latency.data(std::string(1, static_cast<char>('a' + i))).wait(10ms);
+    CHECK(latency.held_bytes() == 5u);
+    CHECK(latency.events().empty());
+    latency.wait(1s);
+    CHECK(latency.events() == Events{data_at(100ms, "a"), data_at(110ms, "b"), data_at(120ms, "c"),
                                      data_at(130ms, "d"), data_at(140ms, "e")});
-    CHECK(fault.held_bytes() == 0u);
-    CHECK_FALSE(context.timer());
-    CHECK(context.draws_taken() == 0);
+    CHECK(latency.held_bytes() == 0u);
+    CHECK_FALSE(latency.timer());
+    CHECK(latency.context.draws_taken() == 0);
 }
 
 TEST_CASE("delays each chunk by latency plus at most jitter and never reorders chunks") {
-    FakeContext context;
-    context.queue_draws({0.9999999, 0.0});
-    LatencyFault fault(LatencyConfig{100ms, 50ms});
-    fault.on_start(context);
-    fault.on_data(context, "first");  // due 0 + 100 + 50 ms
-    context.advance(fault, 10ms);
-    fault.on_data(context, "second");  // own due 10 + 100 - 50 ms, but not before the first
-    context.advance(fault, 1s);
-    CHECK(context.events() == Events{data_at(150ms, "first"), data_at(150ms, "second")});
+    Started<LatencyFault> latency(LatencyConfig{100ms, 50ms});
+    latency.context.queue_draws({0.9999999, 0.0});
+    latency.data("first").wait(10ms);  // due 0 + 100 + 50 ms
+    latency.data("second").wait(1s);   // own due 10 + 100 - 50 ms, but not before the first
+    CHECK(latency.events() == Events{data_at(150ms, "first"), data_at(150ms, "second")});
 }
 
 TEST_CASE("jitter larger than the latency never releases a chunk before it arrived") {
-    FakeContext context;
-    context.queue_draws({0.0});
-    LatencyFault fault(LatencyConfig{10ms, 50ms});
-    fault.on_start(context);
-    context.advance(fault, 7ms);
-    fault.on_data(context, "now");
-    CHECK(context.events() == Events{data_at(7ms, "now")});
-    CHECK(fault.held_bytes() == 0u);
+    Started<LatencyFault> latency(LatencyConfig{10ms, 50ms});
+    latency.context.queue_draws({0.0});
+    latency.wait(7ms).data("now");
+    CHECK(latency.events() == Events{data_at(7ms, "now")});
+    CHECK(latency.held_bytes() == 0u);
 }
 
 TEST_CASE("passes bytes at once when there is no latency") {
-    FakeContext context;
-    LatencyFault fault(LatencyConfig{});
-    fault.on_start(context);
-    fault.on_data(context, "abc");
-    fault.on_end(context);
-    CHECK(context.events() == Events{data_at(0us, "abc"), end_at(0us)});
-    CHECK_FALSE(context.timer());
+    Started<LatencyFault> latency(LatencyConfig{});
+    latency.data("abc").end();
+    CHECK(latency.events() == Events{data_at(0us, "abc"), end_at(0us)});
+    CHECK_FALSE(latency.timer());
 }
 
 TEST_CASE("passes the end of the stream right after the last byte before it") {
-    FakeContext context;
-    LatencyFault fault(LatencyConfig{100ms, 0ms});
-    fault.on_start(context);
-    fault.on_data(context, "abc");
-    context.advance(fault, 20ms);
-    fault.on_end(context);
-    context.advance(fault, 1s);
-    CHECK(context.events() == Events{data_at(100ms, "abc"), end_at(100ms)});
+    Started<LatencyFault> latency(LatencyConfig{100ms, 0ms});
+    latency.data("abc").wait(20ms).end().wait(1s);
+    CHECK(latency.events() == Events{data_at(100ms, "abc"), end_at(100ms)});
 }
 
 TEST_CASE("passes the end of the stream at once when no byte is held") {
-    FakeContext context;
-    LatencyFault fault(LatencyConfig{100ms, 0ms});
-    fault.on_start(context);
-    context.advance(fault, 5ms);
-    fault.on_end(context);
-    CHECK(context.events() == Events{end_at(5ms)});
+    Started<LatencyFault> latency(LatencyConfig{100ms, 0ms});
+    latency.wait(5ms).end();
+    CHECK(latency.events() == Events{end_at(5ms)});
 }
 
 TEST_CASE("releases everything held at once, in order, then a held end, when the rule goes away") {
-    FakeContext context;
-    LatencyFault fault(LatencyConfig{100ms, 0ms});
-    fault.on_start(context);
-    fault.on_data(context, "a");
-    context.advance(fault, 10ms);
-    fault.on_data(context, "b");
-    fault.on_end(context);
-    context.advance(fault, 40ms);
-    fault.on_stop(context);
-    CHECK(context.events() == Events{data_at(50ms, "a"), data_at(50ms, "b"), end_at(50ms)});
-    CHECK(fault.held_bytes() == 0u);
-    CHECK_FALSE(context.timer());
+    Started<LatencyFault> latency(LatencyConfig{100ms, 0ms});
+    latency.data("a").wait(10ms).data("b").end().wait(40ms).stop();
+    CHECK(latency.events() == Events{data_at(50ms, "a"), data_at(50ms, "b"), end_at(50ms)});
+    CHECK(latency.held_bytes() == 0u);
+    CHECK_FALSE(latency.timer());
 }
 
 TEST_CASE("applies a new latency to chunks arriving afterwards, still in order") {
-    FakeContext context;
-    LatencyFault fault(LatencyConfig{100ms, 0ms});
-    fault.on_start(context);
-    fault.on_data(context, "a");
-    context.advance(fault, 5ms);
-    fault.configure(LatencyConfig{10ms, 0ms});
-    fault.on_update(context);
-    fault.on_data(context, "b");  // own due 15 ms, but behind "a"
-    context.advance(fault, 195ms);
-    fault.on_data(context, "c");
-    context.advance(fault, 1s);
-    CHECK(context.events() ==
+    Started<LatencyFault> latency(LatencyConfig{100ms, 0ms});
+    latency.data("a").wait(5ms).update(LatencyConfig{10ms, 0ms});
+    latency.data("b").wait(195ms);  // own due 15 ms, but behind "a"
+    latency.data("c").wait(1s);
+    CHECK(latency.events() ==
           Events{data_at(100ms, "a"), data_at(100ms, "b"), data_at(210ms, "c")});
 }
 

@@ -3,15 +3,12 @@
 
 #include <doctest/doctest.h>
 
-#include <vector>
-
 #include "tests/faults/describe_errors.hpp"
 #include "tests/faults/fake_context.hpp"
 
 namespace faultline::faults {
 
 using namespace std::chrono_literals;
-using Events = std::vector<Event>;
 
 TEST_CASE("reject and drop act on the listener and make no per-connection fault") {
     const auto reject = read_refuse_spec("refuse", nlohmann::json());

@@ -3,14 +3,11 @@
 
 #include <doctest/doctest.h>
 
-#include <vector>
-
 #include "tests/faults/fake_context.hpp"
 
 namespace faultline::faults {
 
 using namespace std::chrono_literals;
-using Events = std::vector<Event>;
 
 namespace {
 

@@ -11,28 +11,22 @@
 namespace faultline::faults {
 
 using namespace std::chrono_literals;
-using Events = std::vector<Event>;
 
 TEST_CASE("resets the target endpoints, with or without flushing, as soon as it starts") {
     for (const auto target : {Target::client, Target::server, Target::both}) {
         for (const bool flush : {false, true}) {
             CAPTURE(target_name(target));
             CAPTURE(flush);
-            FakeContext context(Stream::downstream, 2s);
-            ResetFault fault(ResetConfig{target, flush});
-            fault.on_start(context);
-            CHECK(context.events() == Events{reset_at(2s, target, flush)});
+            Started<ResetFault> reset(ResetConfig{target, flush}, Stream::downstream, 2s);
+            CHECK(reset.events() == Events{reset_at(2s, target, flush)});
         }
     }
 }
 
 TEST_CASE("nothing passes once the connection is reset") {
-    FakeContext context;
-    ResetFault fault(ResetConfig{});
-    fault.on_start(context);
-    fault.on_data(context, "late");
-    fault.on_end(context);
-    CHECK(context.events() == Events{reset_at(0us, Target::both, false)});
+    Started<ResetFault> reset(ResetConfig{});
+    reset.data("late").end();
+    CHECK(reset.events() == Events{reset_at(0us, Target::both, false)});
 }
 
 TEST_CASE("reads target and flush, with both and false by default") {

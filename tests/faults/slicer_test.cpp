@@ -13,7 +13,6 @@
 namespace faultline::faults {
 
 using namespace std::chrono_literals;
-using Events = std::vector<Event>;
 
 const auto errors_of = config_errors<SlicerConfig>;
 
@@ -53,87 +52,60 @@ TEST_CASE("a piece is the average plus a variation within size_variation, never 
 }
 
 TEST_CASE("cuts a chunk into pieces of average_size, delay microseconds apart") {
-    FakeContext context;
-    SlicerFault fault(SlicerConfig{3, 0, 100us});
-    fault.on_start(context);
-    fault.on_data(context, "abcdefgh");
-    CHECK(context.events() == Events{data_at(0us, "abc")});
-    CHECK(fault.held_bytes() == 5u);
-    context.run(fault);
-    CHECK(context.events() ==
+    Started<SlicerFault> slicer(SlicerConfig{3, 0, 100us});
+    slicer.data("abcdefgh");
+    CHECK(slicer.events() == Events{data_at(0us, "abc")});
+    CHECK(slicer.held_bytes() == 5u);
+    slicer.run();
+    CHECK(slicer.events() ==
           Events{data_at(0us, "abc"), data_at(100us, "def"), data_at(200us, "gh")});
-    CHECK(fault.held_bytes() == 0u);
-    CHECK(context.draws_taken() == 0);
+    CHECK(slicer.held_bytes() == 0u);
+    CHECK(slicer.context.draws_taken() == 0);
 }
 
 TEST_CASE("varies the piece sizes with the random source") {
-    FakeContext context;
-    context.queue_draws({0.0, 0.9999999, 0.5});
-    SlicerFault fault(SlicerConfig{4, 2, 0us});
-    fault.on_start(context);
-    fault.on_data(context, "abcdefghij");
-    CHECK(context.events() ==
+    Started<SlicerFault> slicer(SlicerConfig{4, 2, 0us});
+    slicer.context.queue_draws({0.0, 0.9999999, 0.5});
+    slicer.data("abcdefghij");
+    CHECK(slicer.events() ==
           Events{data_at(0us, "ab"), data_at(0us, "cdefgh"), data_at(0us, "ij")});
 }
 
 TEST_CASE("keeps the order across chunks: a chunk waits behind the pieces before it") {
-    FakeContext context;
-    SlicerFault fault(SlicerConfig{2, 0, 1ms});
-    fault.on_start(context);
-    fault.on_data(context, "abcd");
-    context.advance(fault, 500us);
-    fault.on_data(context, "ef");
-    context.advance(fault, 10ms);
-    fault.on_data(context, "gh");  // after a pause: at once
-    CHECK(context.events() == Events{data_at(0us, "ab"), data_at(1ms, "cd"), data_at(2ms, "ef"),
-                                     data_at(10500us, "gh")});
+    Started<SlicerFault> slicer(SlicerConfig{2, 0, 1ms});
+    slicer.data("abcd").wait(500us).data("ef").wait(10ms);
+    slicer.data("gh");  // after a pause: at once
+    CHECK(slicer.events() == Events{data_at(0us, "ab"), data_at(1ms, "cd"), data_at(2ms, "ef"),
+                                    data_at(10500us, "gh")});
 }
 
 TEST_CASE("a late timer catches up: pieces keep their due times, not the timer's") {
-    FakeContext context;
-    context.set_timer_resolution(1ms);
-    SlicerFault fault(SlicerConfig{1, 0, 100us});
-    fault.on_start(context);
-    fault.on_data(context, "abcd");
-    context.run(fault);
-    CHECK(context.events() ==
+    Started<SlicerFault> slicer(SlicerConfig{1, 0, 100us});
+    slicer.context.set_timer_resolution(1ms);
+    slicer.data("abcd").run();
+    CHECK(slicer.events() ==
           Events{data_at(0us, "a"), data_at(1ms, "b"), data_at(1ms, "c"), data_at(1ms, "d")});
 }
 
 TEST_CASE("passes the end of the stream right after the last piece") {
-    FakeContext context;
-    SlicerFault fault(SlicerConfig{2, 0, 1ms});
-    fault.on_start(context);
-    fault.on_data(context, "abcd");
-    fault.on_end(context);
-    context.run(fault);
-    CHECK(context.events() == Events{data_at(0us, "ab"), data_at(1ms, "cd"), end_at(1ms)});
+    Started<SlicerFault> slicer(SlicerConfig{2, 0, 1ms});
+    slicer.data("abcd").end().run();
+    CHECK(slicer.events() == Events{data_at(0us, "ab"), data_at(1ms, "cd"), end_at(1ms)});
 }
 
 TEST_CASE("releases what it holds at once, then the end, when the rule goes away") {
-    FakeContext context;
-    SlicerFault fault(SlicerConfig{2, 0, 1ms});
-    fault.on_start(context);
-    fault.on_data(context, "abcde");
-    fault.on_data(context, "fg");
-    fault.on_end(context);
-    fault.on_stop(context);
-    CHECK(context.events() ==
+    Started<SlicerFault> slicer(SlicerConfig{2, 0, 1ms});
+    slicer.data("abcde").data("fg").end().stop();
+    CHECK(slicer.events() ==
           Events{data_at(0us, "ab"), data_at(0us, "cde"), data_at(0us, "fg"), end_at(0us)});
-    CHECK(fault.held_bytes() == 0u);
-    CHECK_FALSE(context.timer());
+    CHECK(slicer.held_bytes() == 0u);
+    CHECK_FALSE(slicer.timer());
 }
 
 TEST_CASE("applies a new configuration to the pieces cut afterwards") {
-    FakeContext context;
-    SlicerFault fault(SlicerConfig{2, 0, 1ms});
-    fault.on_start(context);
-    fault.on_data(context, "abcdefgh");
-    fault.configure(SlicerConfig{3, 0, 5ms});
-    fault.on_update(context);
-    context.run(fault);
-    CHECK(context.events() ==
-          Events{data_at(0us, "ab"), data_at(5ms, "cde"), data_at(10ms, "fgh")});
+    Started<SlicerFault> slicer(SlicerConfig{2, 0, 1ms});
+    slicer.data("abcdefgh").update(SlicerConfig{3, 0, 5ms}).run();
+    CHECK(slicer.events() == Events{data_at(0us, "ab"), data_at(5ms, "cde"), data_at(10ms, "fgh")});
 }
 
 }  // namespace faultline::faults

@@ -13,6 +13,8 @@
 #include <string>
 #include <thread>
 
+#include "tests/proxy/sockets.hpp"
+
 namespace faultline::proxy {
 namespace {
 
@@ -41,19 +43,10 @@ struct Pair {
 };
 
 Pair connected_pair(uv_loop_t* loop) {
-    int listener = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    REQUIRE(listen(listener, 1) == 0);
-    socklen_t length = sizeof address;
-    REQUIRE(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    std::uint16_t port = 0;
+    int listener = listen_any(port, 1);
     Pair pair;
-    pair.endpoint = socket(AF_INET, SOCK_STREAM, 0);
-    timeval timeout{10, 0};
-    setsockopt(pair.endpoint, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    REQUIRE(connect(pair.endpoint, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    pair.endpoint = connect_to("127.0.0.1:" + std::to_string(port));
     int accepted = accept(listener, nullptr, nullptr);
     REQUIRE(accepted >= 0);
     close(listener);
@@ -124,44 +117,48 @@ Outcome write_then_close(std::size_t size, CloseType type, EndpointState state) 
 
 constexpr std::size_t more_than_the_kernel_holds = std::size_t{8} << 20;
 
+// What a close should come to.
+struct Expected {
+    bool is_closed_at_once;
+    int closed_reports;       // on_leg_closed calls: one for a close that had to wait
+    bool is_everything_read;  // else the endpoint read less than was written
+    std::string end;          // how the endpoint's reads ended
+};
+
+// Writes `size` bytes, closes the given way with `state`, and checks the outcome.
+void check_close(std::size_t size, CloseType type, EndpointState state, const Expected& expected) {
+    const Outcome outcome = write_then_close(size, type, state);
+    CHECK(outcome.is_closed_at_once == expected.is_closed_at_once);
+    CHECK(outcome.closed_reports == expected.closed_reports);
+    if (expected.is_everything_read) {
+        CHECK(outcome.received.bytes == size);
+    } else {
+        CHECK(outcome.received.bytes < size);
+    }
+    CHECK(outcome.received.end == expected.end);
+    CHECK(outcome.state == state);
+}
+
 }  // namespace
 
 TEST_SUITE("proxy/leg") {
     TEST_CASE("a graceful close sends the FIN after every queued byte") {
-        auto outcome = write_then_close(more_than_the_kernel_holds, CloseType::graceful,
-                                        EndpointState::fin_sent);
-        CHECK_FALSE(outcome.is_closed_at_once);
-        CHECK(outcome.closed_reports == 1);
-        CHECK(outcome.received.bytes == more_than_the_kernel_holds);
-        CHECK(outcome.received.end == "EOF");
-        CHECK(outcome.state == EndpointState::fin_sent);
+        check_close(more_than_the_kernel_holds, CloseType::graceful, EndpointState::fin_sent,
+                    {false, 1, true, "EOF"});
     }
 
     TEST_CASE("a graceful close with nothing queued closes at once, and the kernel sends the FIN") {
-        auto outcome = write_then_close(1000, CloseType::graceful, EndpointState::fin_sent);
-        CHECK(outcome.is_closed_at_once);
-        CHECK(outcome.closed_reports == 0);
-        CHECK(outcome.received.bytes == 1000);
-        CHECK(outcome.received.end == "EOF");
+        check_close(1000, CloseType::graceful, EndpointState::fin_sent, {true, 0, true, "EOF"});
     }
 
     TEST_CASE("flush then reset: every queued byte arrives, then the RST") {
-        auto outcome = write_then_close(more_than_the_kernel_holds, CloseType::flush_then_reset,
-                                        EndpointState::rst_sent);
-        CHECK_FALSE(outcome.is_closed_at_once);
-        CHECK(outcome.closed_reports == 1);
-        CHECK(outcome.received.bytes == more_than_the_kernel_holds);
-        CHECK(outcome.received.end == "ECONNRESET");
-        CHECK(outcome.state == EndpointState::rst_sent);
+        check_close(more_than_the_kernel_holds, CloseType::flush_then_reset,
+                    EndpointState::rst_sent, {false, 1, true, "ECONNRESET"});
     }
 
     TEST_CASE("a reset closes at once: the RST overtakes what was queued") {
-        auto outcome = write_then_close(more_than_the_kernel_holds, CloseType::reset,
-                                        EndpointState::rst_sent);
-        CHECK(outcome.is_closed_at_once);
-        CHECK(outcome.received.bytes < more_than_the_kernel_holds);
-        CHECK(outcome.received.end == "ECONNRESET");
-        CHECK(outcome.state == EndpointState::rst_sent);
+        check_close(more_than_the_kernel_holds, CloseType::reset, EndpointState::rst_sent,
+                    {true, 0, false, "ECONNRESET"});
     }
 }
 

@@ -17,22 +17,10 @@
 #include "proxy/proxy.hpp"
 #include "proxy/runtime.hpp"
 #include "rules/config.hpp"
+#include "tests/proxy/sockets.hpp"
 
 namespace faultline::proxy {
 namespace {
-
-int listen_any(std::uint16_t& port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    REQUIRE(listen(fd, 16) == 0);
-    socklen_t length = sizeof address;
-    REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-    port = ntohs(address.sin_port);
-    return fd;
-}
 
 // A proxy named `name` on 127.0.0.1 (a free port) in front of 127.0.0.1:upstream_port.
 rules::ProxyConfig loop_config(const std::string& name, std::uint16_t upstream_port) {
@@ -41,19 +29,6 @@ rules::ProxyConfig loop_config(const std::string& name, std::uint16_t upstream_p
     config.listen = {"127.0.0.1", 0};
     config.upstream = {"127.0.0.1", upstream_port};
     return config;
-}
-
-int connect_to(const std::string& text) {
-    auto colon = text.rfind(':');
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<std::uint16_t>(std::stoi(text.substr(colon + 1))));
-    inet_pton(AF_INET, text.substr(0, colon).c_str(), &address.sin_addr);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    timeval timeout{10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    return fd;
 }
 
 std::string read_to_eof(int fd) {

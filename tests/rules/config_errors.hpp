@@ -1,5 +1,5 @@
 // Configuration tests compare every message parse_config reports, one a line, with the exact
-// expected ones.
+// expected ones, for files built in part from the tables below.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -33,6 +33,20 @@ inline std::string errors_of(std::string_view text) {
         return joined(error.errors());
     }
     return "(valid)";
+}
+
+// The lines of a [[proxy]] table with the three keys every proxy needs.
+inline std::string proxy_table(const std::string& name, const std::string& listen,
+                               const std::string& upstream) {
+    return "[[proxy]]\nname = \"" + name + "\"\nlisten = \"" + listen + "\"\nupstream = \"" +
+           upstream + "\"\n";
+}
+
+// The lines of a [[proxy.rule]] table with the two keys every rule needs, each after `indent`.
+inline std::string rule_table(const std::string& name, const std::string& type,
+                              const std::string& indent = "") {
+    return indent + "[[proxy.rule]]\n" + indent + "name = \"" + name + "\"\n" + indent +
+           "type = \"" + type + "\"\n";
 }
 
 inline void check_invalid(const std::vector<InvalidCase>& cases) {

@@ -20,7 +20,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr std::string_view full_example = R"(seed = 42
+const std::string full_example = R"(seed = 42
 
 [api]
 listen = "127.0.0.1:8474"
@@ -37,21 +37,15 @@ idle_timeout = "1h"
 inside = "server"
 buffer_limit = "64KiB"
 
-[[proxy]]
-name = "pg"
-listen = "127.0.0.1:15432"
-upstream = "127.0.0.1:5432"
-enabled = false
+)" + proxy_table("pg", "127.0.0.1:15432", "127.0.0.1:5432") +
+                                 R"(enabled = false
 allow = ["127.0.0.0/8", "::1"]
 deny = ["127.0.0.2"]
 idle_timeout = "0"
 inside = "client"
 
-[[proxy]]
-name = "redis.cache-1"
-listen = "localhost:0"
-upstream = "cache.internal:6379"
-buffer_limit = 2048
+)" + proxy_table("redis.cache-1", "localhost:0", "cache.internal:6379") +
+                                 R"(buffer_limit = 2048
 )";
 
 }  // namespace
@@ -118,25 +112,11 @@ TEST_CASE("accepts any api.listen address when a token is set") {
 }
 
 TEST_CASE("lets proxies share port 0 but not a real listen address") {
-    CHECK(errors_of(R"([[proxy]]
-name = "a"
-listen = "127.0.0.1:0"
-upstream = "127.0.0.1:1"
-[[proxy]]
-name = "b"
-listen = "127.0.0.1:0"
-upstream = "127.0.0.1:1"
-)") == "(valid)");
+    CHECK(errors_of(proxy_table("a", "127.0.0.1:0", "127.0.0.1:1") +
+                    proxy_table("b", "127.0.0.1:0", "127.0.0.1:1")) == "(valid)");
     check_invalid({
-        {R"([[proxy]]
-name = "a"
-listen = "127.0.0.1:7000"
-upstream = "127.0.0.1:1"
-[[proxy]]
-name = "b"
-listen = "localhost:7000"
-upstream = "127.0.0.1:1"
-)",
+        {proxy_table("a", "127.0.0.1:7000", "127.0.0.1:1") +
+             proxy_table("b", "localhost:7000", "127.0.0.1:1"),
          {"chaos.toml:7:10: proxy[1].listen: 127.0.0.1:7000 is already used by proxy[0]"}},
     });
 }
@@ -168,17 +148,9 @@ lisen = "127.0.0.1:15432"
 }
 
 TEST_CASE("reads [[expect]] entries, with min = 1 when a count has no bounds") {
-    const Config config = parse_config(R"([[proxy]]
-name = "pg"
-listen = "127.0.0.1:0"
-upstream = "127.0.0.1:5432"
-  [[proxy.rule]]
-  name = "cut"
-  type = "reset"
-  [[proxy.rule]]
-  name = "slow"
-  type = "latency"
-  stream = "both"
+    const Config config = parse_config(
+        proxy_table("pg", "127.0.0.1:0", "127.0.0.1:5432") + rule_table("cut", "reset", "  ") +
+            rule_table("slow", "latency", "  ") + R"(  stream = "both"
 
 [[expect]]
 reason = "Reset-I"
@@ -199,7 +171,7 @@ proxy = "pg"
 [[expect]]
 rule = "slow"
 )",
-                                       "chaos.toml");
+        "chaos.toml");
     REQUIRE(config.expectations.size() == 5);
     const auto& reason = config.expectations[0];
     CHECK(reason.kind == Expectation::Kind::reason);
@@ -225,15 +197,14 @@ rule = "slow"
 
 TEST_CASE("refuses [[expect]] entries that cannot be checked, with the reason") {
     const std::string proxy =
-        "[[proxy]]\nname = \"pg\"\nlisten = \"127.0.0.1:0\"\nupstream = \"127.0.0.1:1\"\n"
-        "  [[proxy.rule]]\n  name = \"cut\"\n  type = \"reset\"\n";
+        proxy_table("pg", "127.0.0.1:0", "127.0.0.1:1") + rule_table("cut", "reset", "  ");
     check_invalid({
         {proxy + "[[expect]]\nreason = \"Reset-X\"\n",
          {"chaos.toml:9:10: expect[0].reason: unknown reason 'Reset-X'; known: Reset-I, Reset-O, "
           "TCP FINs, FIN Timeout, SYN Timeout, Xlate Clear, Deny, SYN Control, Uauth Deny, "
           "Unknown, Conn-timeout"}},
-        {"[[proxy]]\nname = \"pg\"\nlisten = \"127.0.0.1:0\"\nupstream = \"127.0.0.1:1\"\n"
-         "  [[proxy.rule]]\n  name = \"down\"\n  type = \"refuse\"\n[[expect]]\nrule = \"down\"\n",
+        {proxy_table("pg", "127.0.0.1:0", "127.0.0.1:1") + rule_table("down", "refuse", "  ") +
+             "[[expect]]\nrule = \"down\"\n",
          {"chaos.toml:9:8: expect[0].rule: rule 'down' refuses at the listener (refuse reject): "
           "the "
           "connects it refuses never reach faultline, so whether it fired cannot be told; expect "
@@ -267,8 +238,7 @@ TEST_CASE("refuses [[expect]] entries that cannot be checked, with the reason") 
 
 TEST_CASE("says which type was expected and which was seen") {
     check_invalid({
-        {"[[proxy]]\nname = \"pg\"\nlisten = \"127.0.0.1:1\"\nupstream = \"127.0.0.1:2\"\n"
-         "enabled = \"yes\"\n",
+        {proxy_table("pg", "127.0.0.1:1", "127.0.0.1:2") + "enabled = \"yes\"\n",
          {"chaos.toml:5:11: proxy[0].enabled: expected a boolean, got a string"}},
         {"seed = \"42\"\n",
          {"chaos.toml:1:8: seed: expected a non-negative integer, got a string"}},
@@ -340,8 +310,7 @@ TEST_CASE("checks durations and buffer limits wherever they appear") {
         {"[defaults]\nbuffer_limit = \"1 MiB\"\n",
          {"chaos.toml:2:16: defaults.buffer_limit: expected a size like \"64KiB\" or \"1MiB\" "
           "(units B, KB, MB, KiB, MiB), got '1 MiB'"}},
-        {"[[proxy]]\nname = \"pg\"\nlisten = \"127.0.0.1:1\"\nupstream = \"127.0.0.1:2\"\n"
-         "half_closed_timeout = \"10\"\n",
+        {proxy_table("pg", "127.0.0.1:1", "127.0.0.1:2") + "half_closed_timeout = \"10\"\n",
          {"chaos.toml:5:23: proxy[0].half_closed_timeout: expected a duration like \"500ms\", "
           "\"30s\", \"1m30s\" or \"0\", got '10'"}},
     });
@@ -357,7 +326,7 @@ TEST_CASE("checks each proxy's name, addresses and client lists") {
           "1-65535"}},
         {head + "upstream = \"127.0.0.1:70000\"\n",
          {"chaos.toml:4:12: proxy[0].upstream: port 70000 out of range 0-65535"}},
-        {"[[proxy]]\nname = \"pg\"\nlisten = \"example.com:1\"\nupstream = \"db:1\"\n",
+        {proxy_table("pg", "example.com:1", "db:1"),
          {"chaos.toml:3:10: proxy[0].listen: listen address must be an IP literal or localhost, "
           "got 'example.com'"}},
         {head + "upstream = \"db:1\"\nallow = [\"10.0.0.0/8\", \"10.0.0.0/33\"]\n",
@@ -367,24 +336,19 @@ TEST_CASE("checks each proxy's name, addresses and client lists") {
          {"chaos.toml:5:9: proxy[0].deny[0]: expected a CIDR string, got an integer"}},
         {head + "upstream = \"db:1\"\nallow = \"10.0.0.0/8\"\n",
          {"chaos.toml:5:9: proxy[0].allow: expected an array of CIDR strings, got a string"}},
-        {"[[proxy]]\nname = \"my pg\"\nlisten = \"127.0.0.1:1\"\nupstream = \"db:1\"\n",
+        {proxy_table("my pg", "127.0.0.1:1", "db:1"),
          {"chaos.toml:2:8: proxy[0].name: invalid name 'my pg'; use only letters, digits, '.', "
           "'_' and '-'"}},
-        {"[[proxy]]\nname = \"\"\nlisten = \"127.0.0.1:1\"\nupstream = \"db:1\"\n",
+        {proxy_table("", "127.0.0.1:1", "db:1"),
          {"chaos.toml:2:8: proxy[0].name: expected a non-empty string, got ''"}},
-        {head + "upstream = \"db:1\"\n[[proxy]]\nname = \"pg\"\nlisten = \"127.0.0.1:2\"\n"
-                "upstream = \"db:1\"\n",
+        {head + "upstream = \"db:1\"\n" + proxy_table("pg", "127.0.0.1:2", "db:1"),
          {"chaos.toml:6:8: proxy[1].name: name 'pg' is already used by proxy[0]"}},
     });
 }
 
 TEST_CASE("collects every error and sorts them by position in the file") {
     check_invalid({
-        {R"([[proxy]]
-name = "pg"
-listen = "127.0.0.1:15432"
-upstream = "127.0.0.1:5432"
-enabled = "yes"
+        {proxy_table("pg", "127.0.0.1:15432", "127.0.0.1:5432") + R"(enabled = "yes"
 idle_timeout = "soon"
 
 [log]

@@ -3,6 +3,10 @@
 
 #include <doctest/doctest.h>
 
+#include <string>
+
+#include "tests/rules/config_errors.hpp"
+
 namespace faultline::rules {
 
 TEST_CASE("writes a configuration that reads back the same, rules and settings included") {
@@ -15,11 +19,8 @@ level = "debug"
 format = "json"
 [defaults]
 idle_timeout = "90s"
-[[proxy]]
-name = "pg"
-listen = "127.0.0.1:15432"
-upstream = "db.internal:5432"
-enabled = false
+)" + proxy_table("pg", "127.0.0.1:15432", "db.internal:5432") +
+                             R"(enabled = false
 allow = ["10.0.0.0/8", "::1"]
 inside = "server"
   [[proxy.rule]]

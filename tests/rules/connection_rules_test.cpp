@@ -15,6 +15,7 @@ namespace {
 
 using faults::Stream;
 using nlohmann::json;
+using Names = std::vector<std::string>;
 
 const Stream down = Stream::downstream;
 const Stream up = Stream::upstream;
@@ -27,212 +28,184 @@ Rule dropping(const std::string& name, const json& match = nullptr) {
     return rule_from(toxic);
 }
 
-Rule latency(const std::string& name, int ms) {
-    return rule_from({{"name", name}, {"type", "latency"}, {"attributes", {{"latency", ms}}}});
+Rule latency(const std::string& name, int ms, double toxicity = 1.0) {
+    return rule_from({{"name", name},
+                      {"type", "latency"},
+                      {"toxicity", toxicity},
+                      {"attributes", {{"latency", ms}}}});
+}
+
+// Whether `rule` acts on each of the next `count` connections of the proxy, in turn.
+std::vector<bool> affected_in_turn(EngineProxy& proxy, const Rule& rule, int count) {
+    std::vector<bool> affected;
+    for (int i = 0; i < count; ++i)
+        affected.push_back(proxy.connect({rule})->is_affected(down));
+    return affected;
+}
+
+// The rule "drop" has not started yet; once the clock has moved by `wait` it has, and swallows
+// what comes next: what reached the destination stays `delivered`.
+void check_drop_starts_after(EngineProxy& proxy, Connection& connection, Micros wait,
+                             const std::string& delivered) {
+    CHECK(connection.host.started.empty());
+    proxy.clock.advance(wait);
+    CHECK(connection.host.started == Names{"drop"});
+    connection.send(down, "late");
+    CHECK(connection.delivered(down) == delivered);
+}
+
+// The connection's first cause of ending that a rule asked for, by reset.
+const teardown::Cause& reset_cause(Connection& connection) {
+    REQUIRE(connection.host.resets.size() == 1);
+    return connection.host.resets[0].cause;
 }
 
 }  // namespace
 
 TEST_SUITE("rules/connection_rules") {
     TEST_CASE("a stream without rules is transparent; a rule that applies takes it over") {
-        ManualClock clock;
-        RuleCounters counters;
-        Connection connection(clock);
-        connection.apply({}, counters);
-        CHECK(connection.rules.is_transparent(down));
-        CHECK(connection.rules.is_transparent(up));
+        EngineProxy proxy;
+        auto connection = proxy.connect({});
+        CHECK_FALSE(connection->is_affected(down));
+        CHECK_FALSE(connection->is_affected(up));
 
-        connection.apply({latency("lag", 100)}, counters);
-        CHECK_FALSE(connection.rules.is_transparent(down));
-        CHECK(connection.rules.is_transparent(up));
-        CHECK(connection.host.started == std::vector<std::string>{"lag"});
-        CHECK(connection.rules.active() == std::vector<std::string>{"lag"});
+        connection->apply({latency("lag", 100)}, proxy.counters);
+        CHECK(connection->is_affected(down));
+        CHECK_FALSE(connection->is_affected(up));
+        CHECK(connection->host.started == Names{"lag"});
+        CHECK(connection->rules.active() == Names{"lag"});
     }
 
     TEST_CASE("rules act in their order: each passes on to the next what it lets through") {
-        const Rule limit = rule_from(
-            {{"name", "limit"}, {"type", "limit_data"}, {"attributes", {{"bytes", 4}}}});
+        const Rule limit =
+            rule_from({{"name", "limit"}, {"type", "limit_data"}, {"attributes", {{"bytes", 4}}}});
         const Rule lag = latency("lag", 100);
-        ManualClock clock;
-        RuleCounters counters;
+        EngineProxy proxy;
 
         // The limit first: four bytes pass it and reach the latency, which holds them; the
         // limit's close releases what the later rule holds first, then asks for the FIN.
-        Connection limit_first(clock);
-        limit_first.apply({limit, lag}, counters);
-        limit_first.send(down, "abcdefgh");
-        CHECK(limit_first.host.delivered[down] == "abcd");
-        REQUIRE(limit_first.host.closes.size() == 1);
-        CHECK(limit_first.host.closes[0].rule == "limit");
-        CHECK(limit_first.host.claimed.size() == 1);
+        auto limit_first = proxy.connect({limit, lag});
+        limit_first->send(down, "abcdefgh");
+        CHECK(limit_first->delivered(down) == "abcd");
+        REQUIRE(limit_first->host.closes.size() == 1);
+        CHECK(limit_first->host.closes[0].rule == "limit");
+        CHECK(limit_first->host.claimed.size() == 1);
 
         // The latency first: nothing reaches the limit for 100 ms.
-        Connection lag_first(clock);
-        lag_first.apply({lag, limit}, counters);
-        lag_first.send(down, "abcdefgh");
-        CHECK(lag_first.host.delivered[down].empty());
-        CHECK(lag_first.host.closes.empty());
-        clock.advance(100ms);
-        CHECK(lag_first.host.delivered[down] == "abcd");
-        CHECK(lag_first.host.closes.size() == 1);
+        auto lag_first = proxy.connect({lag, limit});
+        lag_first->send(down, "abcdefgh");
+        CHECK(lag_first->delivered(down).empty());
+        CHECK(lag_first->host.closes.empty());
+        proxy.clock.advance(100ms);
+        CHECK(lag_first->delivered(down) == "abcd");
+        CHECK(lag_first->host.closes.size() == 1);
     }
 
     TEST_CASE("after_bytes lets the first bytes through and splits the chunk at the threshold") {
-        ManualClock clock;
-        RuleCounters counters;
-        Connection connection(clock);
-        connection.apply({dropping("drop", {{"after_bytes", 5}})}, counters);
-        CHECK(connection.host.started.empty());
-        connection.send(down, "hello world");
-        CHECK(connection.host.delivered[down] == "hello");
-        CHECK(connection.host.started == std::vector<std::string>{"drop"});
-        connection.send(down, "more");
-        CHECK(connection.host.delivered[down] == "hello");
+        EngineProxy proxy;
+        auto connection = proxy.connect({dropping("drop", {{"after_bytes", 5}})});
+        CHECK(connection->host.started.empty());
+        connection->send(down, "hello world");
+        CHECK(connection->delivered(down) == "hello");
+        CHECK(connection->host.started == Names{"drop"});
+        connection->send(down, "more");
+        CHECK(connection->delivered(down) == "hello");
     }
 
-    TEST_CASE("after_bytes counts across chunks, and a threshold at a chunk's end starts the fault "
-              "after that chunk") {
-        ManualClock clock;
-        RuleCounters counters;
-        Connection across(clock);
-        across.apply({dropping("drop", {{"after_bytes", 5}})}, counters);
-        across.send(down, "abc");
-        across.send(down, "defgh");
-        CHECK(across.host.delivered[down] == "abcde");
+    TEST_CASE(
+        "after_bytes counts across chunks, and a threshold at a chunk's end starts the fault "
+        "after that chunk") {
+        EngineProxy proxy;
+        auto across = proxy.connect({dropping("drop", {{"after_bytes", 5}})});
+        across->send(down, "abc");
+        across->send(down, "defgh");
+        CHECK(across->delivered(down) == "abcde");
 
-        Connection exact(clock);
-        exact.apply({dropping("drop", {{"after_bytes", 3}})}, counters);
-        exact.send(down, "abc");
-        CHECK(exact.host.delivered[down] == "abc");
-        CHECK(exact.host.started == std::vector<std::string>{"drop"});
-        exact.send(down, "d");
-        CHECK(exact.host.delivered[down] == "abc");
+        auto exact = proxy.connect({dropping("drop", {{"after_bytes", 3}})});
+        exact->send(down, "abc");
+        CHECK(exact->delivered(down) == "abc");
+        CHECK(exact->host.started == Names{"drop"});
+        exact->send(down, "d");
+        CHECK(exact->delivered(down) == "abc");
     }
 
     TEST_CASE("after_bytes counts only the rule's own stream") {
-        ManualClock clock;
-        RuleCounters counters;
-        Connection connection(clock);
-        connection.apply({dropping("drop", {{"after_bytes", 2}})}, counters);
-        connection.send(up, "upstream bytes");
-        CHECK(connection.host.started.empty());
-        connection.send(down, "xyz");
-        CHECK(connection.host.delivered[down] == "xy");
+        EngineProxy proxy;
+        auto connection = proxy.connect({dropping("drop", {{"after_bytes", 2}})});
+        connection->send(up, "upstream bytes");
+        CHECK(connection->host.started.empty());
+        connection->send(down, "xyz");
+        CHECK(connection->delivered(down) == "xy");
     }
 
     TEST_CASE("after: the rule starts once the connection is that old, by the clock") {
-        ManualClock clock;
-        RuleCounters counters;
-        Connection connection(clock);
-        connection.apply({dropping("drop", {{"after", "100ms"}})}, counters, 30ms);
-        connection.send(down, "early");
-        CHECK(connection.host.delivered[down] == "early");
-        clock.advance(69ms);
-        CHECK(connection.host.started.empty());
-        clock.advance(1ms);
-        CHECK(connection.host.started == std::vector<std::string>{"drop"});
-        connection.send(down, "late");
-        CHECK(connection.host.delivered[down] == "early");
+        EngineProxy proxy;
+        auto connection = proxy.connect({dropping("drop", {{"after", "100ms"}})}, 1, 30ms);
+        connection->send(down, "early");
+        CHECK(connection->delivered(down) == "early");
+        proxy.clock.advance(69ms);
+        check_drop_starts_after(proxy, *connection, 1ms, "early");
     }
 
     TEST_CASE("after: a rule that arrives on an older connection starts at once") {
-        ManualClock clock;
-        RuleCounters counters;
-        Connection connection(clock);
-        connection.apply({dropping("drop", {{"after", "100ms"}})}, counters, 250ms);
-        CHECK(connection.host.started == std::vector<std::string>{"drop"});
+        EngineProxy proxy;
+        auto connection = proxy.connect({dropping("drop", {{"after", "100ms"}})}, 1, 250ms);
+        CHECK(connection->host.started == Names{"drop"});
     }
 
     TEST_CASE("after and after_bytes together: the rule starts once both are met") {
-        ManualClock clock;
-        RuleCounters counters;
-        Connection connection(clock);
-        connection.apply({dropping("drop", {{"after", "50ms"}, {"after_bytes", 10}})}, counters);
-        connection.send(down, "before");  // counts toward after_bytes while the time runs
-        clock.advance(50ms);
-        CHECK(connection.host.started.empty());
-        connection.send(down, "abcdef");
-        CHECK(connection.host.delivered[down] == "beforeabcd");
+        EngineProxy proxy;
+        auto time_last =
+            proxy.connect({dropping("drop", {{"after", "50ms"}, {"after_bytes", 10}})});
+        time_last->send(down, "before");  // counts toward after_bytes while the time runs
+        proxy.clock.advance(50ms);
+        CHECK(time_last->host.started.empty());
+        time_last->send(down, "abcdef");
+        CHECK(time_last->delivered(down) == "beforeabcd");
 
-        Connection bytes_first(clock);
-        bytes_first.apply({dropping("drop", {{"after", "50ms"}, {"after_bytes", 2}})}, counters);
-        bytes_first.send(down, "abcd");
-        CHECK(bytes_first.host.started.empty());
-        clock.advance(50ms);
-        CHECK(bytes_first.host.started == std::vector<std::string>{"drop"});
-        bytes_first.send(down, "late");
-        CHECK(bytes_first.host.delivered[down] == "abcd");
+        auto bytes_first =
+            proxy.connect({dropping("drop", {{"after", "50ms"}, {"after_bytes", 2}})});
+        bytes_first->send(down, "abcd");
+        check_drop_starts_after(proxy, *bytes_first, 50ms, "abcd");
     }
 
     TEST_CASE("first: only the first N connections after the rule was added") {
-        ManualClock clock;
-        RuleCounters counters;
+        EngineProxy proxy;
         const Rule rule = dropping("drop", {{"first", 2}});
-        std::vector<bool> applied;
-        for (int i = 0; i < 4; ++i) {
-            Connection connection(clock);
-            connection.apply({rule}, counters);
-            applied.push_back(!connection.rules.is_transparent(down));
-        }
-        CHECK(applied == std::vector<bool>{true, true, false, false});
+        CHECK(affected_in_turn(proxy, rule, 4) == std::vector<bool>{true, true, false, false});
 
         // A rule that goes away and comes back counts from zero.
-        counters.keep_only({});
-        Connection again(clock);
-        again.apply({rule}, counters);
-        CHECK_FALSE(again.rules.is_transparent(down));
+        proxy.counters.keep_only({});
+        CHECK(affected_in_turn(proxy, rule, 1) == std::vector<bool>{true});
     }
 
     TEST_CASE("every: every Nth connection after the rule was added") {
-        ManualClock clock;
-        RuleCounters counters;
-        const Rule rule = dropping("drop", {{"every", 3}});
-        std::vector<bool> applied;
-        for (int i = 0; i < 7; ++i) {
-            Connection connection(clock);
-            connection.apply({rule}, counters);
-            applied.push_back(!connection.rules.is_transparent(down));
-        }
-        CHECK(applied == std::vector<bool>{false, false, true, false, false, true, false});
+        EngineProxy proxy;
+        CHECK(affected_in_turn(proxy, dropping("drop", {{"every", 3}}), 7) ==
+              std::vector<bool>{false, false, true, false, false, true, false});
     }
 
     TEST_CASE("clients: only connections from a listed network, never an unknown client") {
-        ManualClock clock;
-        RuleCounters counters;
+        EngineProxy proxy;
         const Rule rule = dropping("drop", {{"clients", {"10.0.0.0/8"}}});
         auto inside = client_address("10.1.2.3");
         auto outside = client_address("192.168.1.1");
-
-        Connection listed(clock);
-        listed.facts.client = reinterpret_cast<const sockaddr*>(&inside);
-        listed.apply({rule}, counters);
-        CHECK_FALSE(listed.rules.is_transparent(down));
-
-        Connection other(clock);
-        other.facts.client = reinterpret_cast<const sockaddr*>(&outside);
-        other.apply({rule}, counters);
-        CHECK(other.rules.is_transparent(down));
-
-        Connection unknown(clock);
-        unknown.apply({rule}, counters);
-        CHECK(unknown.rules.is_transparent(down));
+        CHECK(proxy.connect({rule}, 1, 0us, reinterpret_cast<const sockaddr*>(&inside))
+                  ->is_affected(down));
+        CHECK_FALSE(proxy.connect({rule}, 1, 0us, reinterpret_cast<const sockaddr*>(&outside))
+                        ->is_affected(down));
+        CHECK_FALSE(proxy.connect({rule})->is_affected(down));
     }
 
     TEST_CASE("toxicity is drawn once per connection from its own seeded source") {
-        ManualClock clock;
-        const Rule half = rule_from({{"name", "half"},
-                                     {"type", "latency"},
-                                     {"toxicity", 0.5},
-                                     {"attributes", {{"latency", 10}}}});
+        const Rule half = latency("half", 10, 0.5);
         auto outcomes = [&](std::uint64_t seed) {
-            RuleCounters counters;
-            std::vector<bool> applied;
-            for (std::uint64_t i = 0; i < 64; ++i) {
-                Connection connection(clock, connection_seed(seed, "p", i));
-                connection.apply({half}, counters);
-                applied.push_back(!connection.rules.is_transparent(down));
-            }
-            return applied;
+            EngineProxy proxy;
+            std::vector<bool> affected;
+            for (std::uint64_t i = 0; i < 64; ++i)
+                affected.push_back(
+                    proxy.connect({half}, connection_seed(seed, "p", i))->is_affected(down));
+            return affected;
         };
         const auto first_run = outcomes(42);
         CHECK(first_run == outcomes(42));
@@ -243,214 +216,177 @@ TEST_SUITE("rules/connection_rules") {
     }
 
     TEST_CASE("an unrelated change draws nothing again; a changed toxicity is a new draw") {
-        ManualClock clock;
-        RuleCounters counters;
-        const Rule half = rule_from({{"name", "half"},
-                                     {"type", "latency"},
-                                     {"toxicity", 0.5},
-                                     {"attributes", {{"latency", 10}}}});
+        EngineProxy proxy;
+        const Rule half = latency("half", 10, 0.5);
         // Find a connection whose draw said no, then apply other rule sets many times.
         for (std::uint64_t seed = 0;; ++seed) {
-            Connection connection(clock, seed);
-            connection.apply({half}, counters);
-            if (!connection.rules.is_transparent(down)) continue;
+            auto connection = proxy.connect({half}, seed);
+            if (connection->is_affected(down)) continue;
             for (int i = 0; i < 50; ++i) {
-                connection.apply({half, latency("other", i + 1)}, counters);
-                CHECK(connection.rules.active() == std::vector<std::string>{"other"});
+                connection->apply({half, latency("other", i + 1)}, proxy.counters);
+                CHECK(connection->rules.active() == Names{"other"});
             }
             Rule always = half;
             always.toxicity = 1.0;
-            connection.apply({always}, counters);
-            CHECK(connection.rules.active() == std::vector<std::string>{"half"});
+            connection->apply({always}, proxy.counters);
+            CHECK(connection->rules.active() == Names{"half"});
             break;
         }
     }
 
     TEST_CASE("toxicity 0 never acts and 1 always does") {
-        ManualClock clock;
-        RuleCounters counters;
-        Rule never = latency("never", 10);
-        never.toxicity = 0.0;
+        EngineProxy proxy;
         for (std::uint64_t seed = 0; seed < 32; ++seed) {
-            Connection connection(clock, seed);
-            connection.apply({never, latency("always", 10)}, counters);
-            CHECK(connection.rules.active() == std::vector<std::string>{"always"});
+            auto connection =
+                proxy.connect({latency("never", 10, 0.0), latency("always", 10)}, seed);
+            CHECK(connection->rules.active() == Names{"always"});
         }
     }
 
     TEST_CASE("disabling a rule releases what it holds; enabling it again decides afresh") {
-        ManualClock clock;
-        RuleCounters counters;
-        Connection connection(clock);
+        EngineProxy proxy;
         Rule lag = latency("lag", 1000);
-        connection.apply({lag}, counters);
-        connection.send(down, "held");
-        CHECK(connection.rules.held_bytes(down) == 4);
-        CHECK(connection.host.delivered[down].empty());
+        auto connection = proxy.connect({lag});
+        connection->send(down, "held");
+        CHECK(connection->rules.held_bytes(down) == 4);
+        CHECK(connection->delivered(down).empty());
 
         lag.enabled = false;
-        connection.apply({lag}, counters);
-        CHECK(connection.host.delivered[down] == "held");
-        CHECK(connection.rules.is_transparent(down));
-        CHECK(connection.rules.held_bytes(down) == 0);
+        connection->apply({lag}, proxy.counters);
+        CHECK(connection->delivered(down) == "held");
+        CHECK_FALSE(connection->is_affected(down));
+        CHECK(connection->rules.held_bytes(down) == 0);
 
         lag.enabled = true;
-        connection.apply({lag}, counters);
-        CHECK_FALSE(connection.rules.is_transparent(down));
-        CHECK(connection.host.started == std::vector<std::string>{"lag", "lag"});
+        connection->apply({lag}, proxy.counters);
+        CHECK(connection->is_affected(down));
+        CHECK(connection->host.started == Names{"lag", "lag"});
     }
 
     TEST_CASE("a rule changed in its attributes keeps acting with the new values") {
-        ManualClock clock;
-        RuleCounters counters;
-        Connection connection(clock);
-        connection.apply({latency("lag", 1000)}, counters);
-        connection.apply({latency("lag", 10)}, counters);
-        CHECK(connection.host.started.size() == 1);
-        connection.send(down, "x");
-        clock.advance(10ms);
-        CHECK(connection.host.delivered[down] == "x");
+        EngineProxy proxy;
+        auto connection = proxy.connect({latency("lag", 1000)});
+        connection->apply({latency("lag", 10)}, proxy.counters);
+        CHECK(connection->host.started.size() == 1);
+        connection->send(down, "x");
+        proxy.clock.advance(10ms);
+        CHECK(connection->delivered(down) == "x");
     }
 
     TEST_CASE("a rule whose type changes is a new rule in the same place") {
-        ManualClock clock;
-        RuleCounters counters;
-        Connection connection(clock);
-        connection.apply({latency("r", 1000)}, counters);
-        connection.send(down, "held");
-        Rule replaced = dropping("r");
-        connection.apply({replaced}, counters);
-        CHECK(connection.host.delivered[down] == "held");  // the old fault released its bytes
-        CHECK(connection.host.started == std::vector<std::string>{"r", "r"});
-        connection.send(down, "dropped");
-        CHECK(connection.host.delivered[down] == "held");
+        EngineProxy proxy;
+        auto connection = proxy.connect({latency("r", 1000)});
+        connection->send(down, "held");
+        connection->apply({dropping("r")}, proxy.counters);
+        CHECK(connection->delivered(down) == "held");  // the old fault released its bytes
+        CHECK(connection->host.started == Names{"r", "r"});
+        connection->send(down, "dropped");
+        CHECK(connection->delivered(down) == "held");
     }
 
     TEST_CASE("a rule moved to the other stream leaves the first one") {
-        ManualClock clock;
-        RuleCounters counters;
-        Connection connection(clock);
+        EngineProxy proxy;
         Rule lag = latency("lag", 1000);
-        connection.apply({lag}, counters);
+        auto connection = proxy.connect({lag});
         lag.stream = up;
-        connection.apply({lag}, counters);
-        CHECK(connection.rules.is_transparent(down));
-        CHECK_FALSE(connection.rules.is_transparent(up));
+        connection->apply({lag}, proxy.counters);
+        CHECK_FALSE(connection->is_affected(down));
+        CHECK(connection->is_affected(up));
     }
 
     TEST_CASE("a rule removed after it swallowed bytes leaves a hole: the connection must end") {
-        ManualClock clock;
-        RuleCounters counters;
-        Connection connection(clock);
-        connection.apply({rule_from({{"name", "cut"},
-                                     {"type", "interrupt"},
-                                     {"attributes", {{"mode", "discard"}}}})},
-                         counters);
-        connection.send(down, "lost");
-        connection.apply({}, counters);
-        REQUIRE(connection.host.broken.size() == 1);
-        CHECK(connection.host.broken[0].reason == teardown::Reason::xlate_clear);
-        CHECK(connection.host.broken[0].rule == "cut");
+        EngineProxy proxy;
+        auto connection = proxy.connect({rule_from(
+            {{"name", "cut"}, {"type", "interrupt"}, {"attributes", {{"mode", "discard"}}}})});
+        connection->send(down, "lost");
+        connection->apply({}, proxy.counters);
+        REQUIRE(connection->host.broken.size() == 1);
+        CHECK(connection->host.broken[0].reason == teardown::Reason::xlate_clear);
+        CHECK(connection->host.broken[0].rule == "cut");
     }
 
     TEST_CASE("rules that act on the listener never act on a connection") {
-        ManualClock clock;
-        RuleCounters counters;
-        Connection connection(clock);
-        connection.apply(
-            {rule_from({{"name", "refuse"}, {"type", "refuse"}, {"attributes", {{"mode", "reject"}}}})},
-            counters);
-        CHECK(connection.rules.is_transparent(down));
-        CHECK(connection.host.started.empty());
+        EngineProxy proxy;
+        auto connection = proxy.connect({rule_from(
+            {{"name", "refuse"}, {"type", "refuse"}, {"attributes", {{"mode", "reject"}}}})});
+        CHECK_FALSE(connection->is_affected(down));
+        CHECK(connection->host.started.empty());
     }
 
     TEST_CASE("a connection a rule ends carries the rule: Deny, or Conn-timeout for idle_timeout") {
-        ManualClock clock;
-        RuleCounters counters;
-        Connection reset(clock);
-        reset.apply({rule_from({{"name", "kill"},
-                                {"type", "reset"},
-                                {"attributes", {{"target", "client"}, {"flush", true}}}})},
-                    counters);
-        REQUIRE(reset.host.resets.size() == 1);
-        CHECK(reset.host.resets[0].cause.reason == teardown::Reason::deny);
-        CHECK(reset.host.resets[0].cause.rule == "kill");
-        CHECK(reset.host.resets[0].target == faults::Target::client);
-        CHECK(reset.host.resets[0].flush);
+        EngineProxy proxy;
+        auto reset =
+            proxy.connect({rule_from({{"name", "kill"},
+                                      {"type", "reset"},
+                                      {"attributes", {{"target", "client"}, {"flush", true}}}})});
+        CHECK(reset_cause(*reset).reason == teardown::Reason::deny);
+        CHECK(reset_cause(*reset).rule == "kill");
+        CHECK(reset->host.resets[0].target == faults::Target::client);
+        CHECK(reset->host.resets[0].flush);
 
-        Connection idle(clock);
-        idle.host.last_activity_ = clock.now();
-        idle.apply({rule_from({{"name", "nat"},
-                               {"type", "idle_timeout"},
-                               {"attributes", {{"timeout", 100}, {"action", "rst"}}}})},
-                   counters);
-        clock.advance(100ms);
-        REQUIRE(idle.host.resets.size() == 1);
-        CHECK(idle.host.resets[0].cause.reason == teardown::Reason::conn_timeout);
-        CHECK(idle.host.resets[0].cause.rule == "nat");
+        auto idle = std::make_unique<Connection>(proxy.clock);
+        idle->host.last_activity_ = proxy.clock.now();
+        idle->apply({rule_from({{"name", "nat"},
+                                {"type", "idle_timeout"},
+                                {"attributes", {{"timeout", 100}, {"action", "rst"}}}})},
+                    proxy.counters);
+        proxy.clock.advance(100ms);
+        CHECK(reset_cause(*idle).reason == teardown::Reason::conn_timeout);
+        CHECK(reset_cause(*idle).rule == "nat");
     }
 
     TEST_CASE("a forgotten flow goes silent: every byte either way is swallowed") {
-        ManualClock clock;
-        RuleCounters counters;
-        Connection connection(clock);
-        connection.host.last_activity_ = clock.now();
+        EngineProxy proxy;
+        Connection connection(proxy.clock);
+        connection.host.last_activity_ = proxy.clock.now();
         connection.apply({rule_from({{"name", "nat"},
                                      {"type", "idle_timeout"},
                                      {"attributes", {{"timeout", 100}, {"action", "forget"}}}})},
-                         counters);
+                         proxy.counters);
         CHECK_FALSE(connection.rules.silent_cause());
-        clock.advance(100ms);
+        proxy.clock.advance(100ms);
         REQUIRE(connection.rules.silent_cause());
         CHECK(connection.rules.silent_cause()->reason == teardown::Reason::conn_timeout);
         CHECK(connection.rules.silent_cause()->rule == "nat");
-        CHECK_FALSE(connection.rules.is_transparent(up));
+        CHECK(connection.is_affected(up));
         connection.send(up, "lost");
         connection.send(down, "lost too");
-        CHECK(connection.host.delivered[up].empty());
-        CHECK(connection.host.delivered[down].empty());
+        CHECK(connection.delivered(up).empty());
+        CHECK(connection.delivered(down).empty());
     }
 
     TEST_CASE("a collapsed half-close: bytes that come back the other way reset their sender") {
-        ManualClock clock;
-        RuleCounters counters;
-        Connection connection(clock);
-        connection.apply({rule_from({{"name", "collapse"},
-                                     {"type", "half_close"},
-                                     {"stream", "upstream"},
-                                     {"attributes", {{"mode", "collapse"}}}})},
-                         counters);
-        connection.rules.on_end(up);
-        CHECK(connection.host.ends[up] == 1);
-        CHECK_FALSE(connection.rules.is_transparent(down));
-        connection.send(down, "late reply");
-        REQUIRE(connection.host.resets.size() == 1);
-        CHECK(connection.host.resets[0].cause.rule == "collapse");
-        CHECK(connection.host.resets[0].target == faults::Target::both);
-        CHECK_FALSE(connection.host.resets[0].flush);
+        EngineProxy proxy;
+        auto connection = proxy.connect({rule_from({{"name", "collapse"},
+                                                    {"type", "half_close"},
+                                                    {"stream", "upstream"},
+                                                    {"attributes", {{"mode", "collapse"}}}})});
+        connection->rules.on_end(up);
+        CHECK(connection->host.ends[up] == 1);
+        CHECK(connection->is_affected(down));
+        connection->send(down, "late reply");
+        CHECK(reset_cause(*connection).rule == "collapse");
+        CHECK(connection->host.resets[0].target == faults::Target::both);
+        CHECK_FALSE(connection->host.resets[0].flush);
     }
 
     TEST_CASE("the last rule that fired is named until it goes away") {
-        ManualClock clock;
-        RuleCounters counters;
-        Connection connection(clock);
-        connection.apply({latency("lag", 10)}, counters);
-        CHECK(connection.rules.last_fired() == "lag");
-        connection.apply({}, counters);
-        CHECK(connection.rules.last_fired().empty());
+        EngineProxy proxy;
+        auto connection = proxy.connect({latency("lag", 10)});
+        CHECK(connection->rules.last_fired() == "lag");
+        connection->apply({}, proxy.counters);
+        CHECK(connection->rules.last_fired().empty());
     }
 
     TEST_CASE("once the connection has ended no fault's timer runs") {
-        ManualClock clock;
-        RuleCounters counters;
-        Connection connection(clock);
-        connection.apply({latency("lag", 100)}, counters);
-        connection.send(down, "x");
-        CHECK(clock.armed_timers() == 1);
-        connection.rules.stop_timers();
-        CHECK(clock.armed_timers() == 0);
-        clock.advance(1s);
-        CHECK(connection.host.delivered[down].empty());
+        EngineProxy proxy;
+        auto connection = proxy.connect({latency("lag", 100)});
+        connection->send(down, "x");
+        CHECK(proxy.clock.armed_timers() == 1);
+        connection->rules.stop_timers();
+        CHECK(proxy.clock.armed_timers() == 0);
+        proxy.clock.advance(1s);
+        CHECK(connection->delivered(down).empty());
     }
 }
 

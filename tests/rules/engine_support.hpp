@@ -3,9 +3,9 @@
 // written as the API's JSON. No loop, no sockets, no sleeping.
 #pragma once
 
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <functional>
@@ -84,9 +84,7 @@ class RecordingHost final : public RuleHost {
 
     [[nodiscard]] bool is_over() const override { return is_over_; }
     [[nodiscard]] Micros last_activity() const override { return last_activity_; }
-    void deliver(faults::Stream stream, std::string bytes) override {
-        delivered[stream] += bytes;
-    }
+    void deliver(faults::Stream stream, std::string bytes) override { delivered[stream] += bytes; }
     void deliver_end(faults::Stream stream) override { ++ends[stream]; }
     void reset(const teardown::Cause& cause, faults::Target target, bool flush) override {
         resets.push_back({cause, target, flush});
@@ -149,12 +147,36 @@ struct Connection {
             rules.on_data(stream, bytes);
         }
     }
+    // What reached the stream's destination so far.
+    [[nodiscard]] const std::string& delivered(faults::Stream stream) {
+        return host.delivered[stream];
+    }
+    // Whether any rule acts on the stream.
+    [[nodiscard]] bool is_affected(faults::Stream stream) const {
+        return !rules.is_transparent(stream);
+    }
 
     ManualClock& clock;
     RecordingHost host;
     Random random;
     ConnectionFacts facts;
     ConnectionRules rules;
+};
+
+// What one proxy's connections share: the clock and the counts behind `first` and `every`.
+struct EngineProxy {
+    // A new connection (drawing from `seed`, from `client` when given) with `rules` applied at
+    // the connection's `age`.
+    std::unique_ptr<Connection> connect(const std::vector<Rule>& rules, std::uint64_t seed = 1,
+                                        Micros age = 0us, const sockaddr* client = nullptr) {
+        auto connection = std::make_unique<Connection>(clock, seed);
+        connection->facts.client = client;
+        connection->apply(rules, counters, age);
+        return connection;
+    }
+
+    ManualClock clock;
+    RuleCounters counters;
 };
 
 }  // namespace faultline::rules

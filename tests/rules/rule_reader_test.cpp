@@ -7,30 +7,17 @@
 #include <string>
 #include <vector>
 
-#include "faults/registry.hpp"
 #include "rules/config.hpp"
 #include "tests/rules/config_errors.hpp"
+#include "tests/rules/rule_checks.hpp"
 
 namespace faultline::rules {
 namespace {
 
 using namespace std::chrono_literals;
 
-std::string known_types() {
-    std::string out;
-    for (const auto type : faults::known_types()) {
-        out += (out.empty() ? "" : ", ") + std::string(type);
-    }
-    return out;
-}
-
 // A proxy whose first rule's table starts on line 5; the rule's keys start on line 6.
-const std::string head = R"([[proxy]]
-name = "pg"
-listen = "127.0.0.1:1"
-upstream = "db:1"
-[[proxy.rule]]
-)";
+const std::string head = proxy_table("pg", "127.0.0.1:1", "db:1") + "[[proxy.rule]]\n";
 
 std::vector<Rule> rules_of(const std::string& text) {
     auto config = parse_config(text, "chaos.toml");
@@ -41,28 +28,16 @@ std::vector<Rule> rules_of(const std::string& text) {
 }  // namespace
 
 TEST_CASE("reads a rule with every key and defaults for the ones left out") {
-    const auto rules = rules_of(R"([[proxy]]
-name = "pg"
-listen = "127.0.0.1:15432"
-upstream = "127.0.0.1:5432"
-
-  [[proxy.rule]]
-  name = "quiet"
-  type = "noop"
-
-  [[proxy.rule]]
-  name = "watch.all-1"
-  type = "noop"
-  stream = "upstream"
+    const auto rules = rules_of(proxy_table("pg", "127.0.0.1:15432", "127.0.0.1:5432") + "\n" +
+                                rule_table("quiet", "noop", "  ") + "\n" +
+                                rule_table("watch.all-1", "noop", "  ") + R"(  stream = "upstream"
   toxicity = 0.25
   enabled = false
   attributes = {}
   match = { clients = ["10.0.0.0/8", "::1"], after_bytes = 0, after = "1m30s", first = 3, every = 2 }
 
-  [[proxy.rule]]
-  name = "never"
-  type = "noop"
-  toxicity = 0
+)" + rule_table("never", "noop", "  ") +
+                                R"(  toxicity = 0
 
   [proxy.rule.attributes]
 
@@ -71,24 +46,15 @@ upstream = "127.0.0.1:5432"
 )");
     REQUIRE(rules.size() == 3);
     const auto& quiet = rules[0];
-    CHECK(quiet.name == "quiet");
+    check_keys(quiet, "quiet", faults::Stream::downstream, 1.0, true);
     CHECK(quiet.type() == "noop");
-    CHECK(quiet.stream == faults::Stream::downstream);
-    CHECK(quiet.toxicity == 1.0);
-    CHECK(quiet.enabled);
     CHECK(quiet.match == Match{});
     const auto& watch = rules[1];
-    CHECK(watch.name == "watch.all-1");
-    CHECK(watch.stream == faults::Stream::upstream);
-    CHECK(watch.toxicity == 0.25);
-    CHECK_FALSE(watch.enabled);
+    check_keys(watch, "watch.all-1", faults::Stream::upstream, 0.25, false);
     REQUIRE(watch.match.clients.size() == 2);
     CHECK(watch.match.clients[0].text() == "10.0.0.0/8");
     CHECK(watch.match.clients[1].text() == "::1/128");
-    CHECK(watch.match.after_bytes == 0U);
-    CHECK(watch.match.after == 90s);
-    CHECK(watch.match.first == 3U);
-    CHECK(watch.match.every == 2U);
+    check_counts(watch.match, 0, 90s, 3, 2);
     CHECK(rules[2].toxicity == 0.0);
     CHECK(rules[2].match.every == 1U);
     CHECK_FALSE(rules[2].match.first);
@@ -121,8 +87,8 @@ type = "noop"
 
 TEST_CASE("lets different proxies use the same rule names") {
     CHECK(errors_of(head + "name = \"a\"\ntype = \"noop\"\n" +
-                    "[[proxy]]\nname = \"b\"\nlisten = \"127.0.0.1:2\"\nupstream = \"db:1\"\n"
-                    "[[proxy.rule]]\nname = \"a\"\ntype = \"noop\"\n") == "(valid)");
+                    proxy_table("b", "127.0.0.1:2", "db:1") + rule_table("a", "noop")) ==
+          "(valid)");
 }
 
 TEST_CASE("reports missing, unknown and mistyped rule keys") {
@@ -144,16 +110,10 @@ TEST_CASE("reports missing, unknown and mistyped rule keys") {
         {head + "name = \"slow replies\"\ntype = \"noop\"\n",
          {"chaos.toml:6:8: proxy[0].rule[0].name: invalid name 'slow replies'; use only "
           "letters, digits, '.', '_' and '-'"}},
-        {R"([[proxy]]
-name = "pg"
-listen = "127.0.0.1:1"
-upstream = "db:1"
-[proxy.rule]
-name = "a"
-)",
+        {proxy_table("pg", "127.0.0.1:1", "db:1") + "[proxy.rule]\nname = \"a\"\n",
          {"chaos.toml:5:1: proxy[0].rule: expected an array of tables ([[proxy.rule]]), got a "
           "table"}},
-        {"[[proxy]]\nname = \"pg\"\nlisten = \"127.0.0.1:1\"\nupstream = \"db:1\"\nrule = [1]\n",
+        {proxy_table("pg", "127.0.0.1:1", "db:1") + "rule = [1]\n",
          {"chaos.toml:5:9: proxy[0].rule[0]: expected a table, got an integer"}},
     });
 }
@@ -276,20 +236,9 @@ TEST_CASE("requires rule names to be unique within the proxy after expanding bot
 
 TEST_CASE("sorts rule errors with the others by position in the file") {
     check_invalid({
-        {R"([[proxy]]
-name = "pg"
-listen = "127.0.0.1:1"
-upstream = "db:1"
-idle_timeout = 5
-
-  [[proxy.rule]]
-  name = "a"
-  type = "latncy"
-
-  [[proxy.rule]]
-  name = "b"
-  type = "noop"
-  stream = "sideways"
+        {proxy_table("pg", "127.0.0.1:1", "db:1") + "idle_timeout = 5\n\n" +
+             rule_table("a", "latncy", "  ") + "\n" + rule_table("b", "noop", "  ") +
+             R"(  stream = "sideways"
 
 [log]
 level = "loud"

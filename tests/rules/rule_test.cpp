@@ -7,8 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "faults/registry.hpp"
 #include "rules/config.hpp"
+#include "tests/rules/config_errors.hpp"
+#include "tests/rules/rule_checks.hpp"
 
 namespace faultline::rules {
 namespace {
@@ -16,7 +17,7 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-struct InvalidCase {
+struct InvalidToxic {
     std::string toxic;  // JSON text
     std::vector<std::string> errors;
 };
@@ -29,23 +30,12 @@ Rule rule_of(std::string_view toxic) {
     return *parsed.rule;
 }
 
-std::string known_types() {
-    std::string out;
-    for (const auto type : faults::known_types()) {
-        out += (out.empty() ? "" : ", ") + std::string(type);
-    }
-    return out;
-}
-
 }  // namespace
 
 TEST_CASE("reads a toxic with Toxiproxy's defaults") {
     const auto rule = rule_of(R"({"type": "noop"})");
-    CHECK(rule.name == "noop_downstream");
+    check_keys(rule, "noop_downstream", faults::Stream::downstream, 1.0, true);
     CHECK(rule.type() == "noop");
-    CHECK(rule.stream == faults::Stream::downstream);
-    CHECK(rule.toxicity == 1.0);
-    CHECK(rule.enabled);
     CHECK(rule.match == Match{});
     CHECK(rule.fault != nullptr);
 }
@@ -53,10 +43,7 @@ TEST_CASE("reads a toxic with Toxiproxy's defaults") {
 TEST_CASE("treats null and an empty name as absent, and the stream in any case") {
     const auto rule = rule_of(R"({"name": "", "type": "noop", "stream": "UpStream",
         "toxicity": null, "attributes": null, "enabled": null, "match": null})");
-    CHECK(rule.name == "noop_upstream");
-    CHECK(rule.stream == faults::Stream::upstream);
-    CHECK(rule.toxicity == 1.0);
-    CHECK(rule.enabled);
+    check_keys(rule, "noop_upstream", faults::Stream::upstream, 1.0, true);
     CHECK(rule_of(R"({"name": null, "type": "noop", "stream": null})").name == "noop_downstream");
 }
 
@@ -65,20 +52,14 @@ TEST_CASE("reads every field of a toxic and faultline's extensions") {
         "toxicity": 0, "attributes": {}, "enabled": false,
         "match": {"clients": ["10.0.0.0/8", "::1"], "after_bytes": 1024, "after": "1m30s",
                   "first": 3, "every": 2}})");
-    CHECK(rule.name == "watch");
-    CHECK(rule.stream == faults::Stream::upstream);
-    CHECK(rule.toxicity == 0.0);
-    CHECK_FALSE(rule.enabled);
+    check_keys(rule, "watch", faults::Stream::upstream, 0.0, false);
     REQUIRE(rule.match.clients.size() == 2);
     CHECK(rule.match.clients[1].text() == "::1/128");
-    CHECK(rule.match.after_bytes == 1024U);
-    CHECK(rule.match.after == 90s);
-    CHECK(rule.match.first == 3U);
-    CHECK(rule.match.every == 2U);
+    check_counts(rule.match, 1024, 90s, 3, 2);
 }
 
 TEST_CASE("reports every problem of a toxic with its key path, in key order") {
-    const std::vector<InvalidCase> cases{
+    const std::vector<InvalidToxic> cases{
         {R"([])", {"expected an object, got an array"}},
         {R"({})", {"missing required field 'type'"}},
         {R"({"type": 7})", {"type: expected a string, got an integer"}},
@@ -164,18 +145,12 @@ TEST_CASE("reads back what it writes") {
 }
 
 TEST_CASE("gives a configuration file's rule the same JSON form as the API's") {
-    const auto config = parse_config(R"([[proxy]]
-name = "pg"
-listen = "127.0.0.1:1"
-upstream = "db:1"
-[[proxy.rule]]
-name = "watch"
-type = "noop"
-stream = "both"
+    const auto config = parse_config(
+        proxy_table("pg", "127.0.0.1:1", "db:1") + rule_table("watch", "noop") + R"(stream = "both"
 toxicity = 0.5
 match = { clients = ["10.0.0.0/8"], first = 1 }
 )",
-                                     "chaos.toml");
+        "chaos.toml");
     REQUIRE(config.proxies.at(0).rules.size() == 2);
     const auto& from_file = config.proxies[0].rules[1];
     const auto from_api = rule_of(R"({"name": "watch_downstream", "type": "noop",

@@ -3,23 +3,26 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace faultline::rules {
 
 using namespace std::chrono_literals;
 
 TEST_CASE("parses duration strings into milliseconds") {
-    CHECK(parse_duration("0") == 0ms);
-    CHECK(parse_duration("0s") == 0ms);
-    CHECK(parse_duration("500ms") == 500ms);
-    CHECK(parse_duration("30s") == 30s);
-    CHECK(parse_duration("10m") == 10min);
-    CHECK(parse_duration("1h") == 1h);
-    CHECK(parse_duration("1m30s") == 90s);
-    CHECK(parse_duration("1h2m3s4ms") == 1h + 2min + 3s + 4ms);
-    CHECK(parse_duration("90m") == 90min);
+    const std::vector<std::pair<std::string, Duration>> cases{
+        {"0", 0ms},     {"0s", 0ms}, {"500ms", 500ms}, {"30s", 30s},
+        {"10m", 10min}, {"1h", 1h},  {"1m30s", 90s},   {"1h2m3s4ms", 1h + 2min + 3s + 4ms},
+        {"90m", 90min},
+    };
+    for (const auto& [text, duration] : cases) {
+        CAPTURE(text);
+        CHECK(parse_duration(text) == duration);
+    }
 }
 
 TEST_CASE("rejects durations that are not whole numbers of units, largest unit first") {
@@ -46,11 +49,14 @@ TEST_CASE("formats a duration with the largest unit that divides it exactly") {
 }
 
 TEST_CASE("parses byte sizes with decimal and binary units") {
-    CHECK(parse_size("4096B") == 4096u);
-    CHECK(parse_size("64KiB") == 65536u);
-    CHECK(parse_size("1MiB") == 1048576u);
-    CHECK(parse_size("10KB") == 10000u);
-    CHECK(parse_size("2MB") == 2000000u);
+    const std::vector<std::pair<std::string, std::uint64_t>> sizes{
+        {"4096B", 4096u}, {"64KiB", 65536u}, {"1MiB", 1048576u},
+        {"10KB", 10000u}, {"2MB", 2000000u},
+    };
+    for (const auto& [text, bytes] : sizes) {
+        CAPTURE(text);
+        CHECK(parse_size(text) == bytes);
+    }
     for (const std::string text : {"", "1", "1 MiB", "1GiB", "1.5MiB", "MiB", "-1KiB"}) {
         CAPTURE(text);
         CHECK_FALSE(parse_size(text));

@@ -3,6 +3,11 @@
 
 #include <doctest/doctest.h>
 
+#include <initializer_list>
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace faultline::teardown {
 namespace {
 
@@ -19,6 +24,14 @@ TeardownRecord reset_by_server() {
     return record;
 }
 
+// An endpoint's history in which the given flags, and no others, are set.
+EndpointHistory history_with(std::initializer_list<bool EndpointHistory::*> flags) {
+    EndpointHistory history;
+    for (const auto flag : flags)
+        history.*flag = true;
+    return history;
+}
+
 }  // namespace
 
 TEST_SUITE("teardown/record") {
@@ -30,31 +43,18 @@ TEST_SUITE("teardown/record") {
     }
 
     TEST_CASE("an endpoint's reason is its own reset, then its own FIN, then the connection's") {
-        Cause server_reset{Reason::reset_o, Initiator::server, {}, {}};
-        EndpointHistory closed_with_fin;
-        closed_with_fin.sent_fin = true;
-        CHECK(endpoint_reason(closed_with_fin, Side::client, Side::client, server_reset) ==
-              Reason::tcp_fins);
-
-        EndpointHistory fin_then_reset;
-        fin_then_reset.sent_fin = true;
-        fin_then_reset.sent_rst = true;
-        CHECK(endpoint_reason(fin_then_reset, Side::server, Side::client, server_reset) ==
-              Reason::reset_o);
-
-        EndpointHistory refused;
-        refused.refused = true;
-        CHECK(endpoint_reason(refused, Side::server, Side::server, server_reset) ==
-              Reason::reset_i);
-
-        EndpointHistory syn_timeout;
-        syn_timeout.connect_timed_out = true;
-        CHECK(endpoint_reason(syn_timeout, Side::server, Side::client,
-                              {Reason::syn_timeout, Initiator::faultline, {}, {}}) ==
+        const Cause server_reset{Reason::reset_o, Initiator::server, {}, {}};
+        CHECK(endpoint_reason(history_with({&EndpointHistory::sent_fin}), Side::client,
+                              Side::client, server_reset) == Reason::tcp_fins);
+        CHECK(
+            endpoint_reason(history_with({&EndpointHistory::sent_fin, &EndpointHistory::sent_rst}),
+                            Side::server, Side::client, server_reset) == Reason::reset_o);
+        CHECK(endpoint_reason(history_with({&EndpointHistory::refused}), Side::server, Side::server,
+                              server_reset) == Reason::reset_i);
+        CHECK(endpoint_reason(history_with({&EndpointHistory::connect_timed_out}), Side::server,
+                              Side::client, {Reason::syn_timeout, Initiator::faultline, {}, {}}) ==
               Reason::syn_timeout);
-
-        EndpointHistory passive;
-        CHECK(endpoint_reason(passive, Side::client, Side::client,
+        CHECK(endpoint_reason(history_with({}), Side::client, Side::client,
                               {Reason::xlate_clear, Initiator::faultline, {}, {}}) ==
               Reason::xlate_clear);
     }
@@ -88,19 +88,25 @@ TEST_SUITE("teardown/record") {
     }
 
     TEST_CASE("every reason and state has its documented name") {
-        CHECK(reason_name(Reason::tcp_fins) == "TCP FINs");
-        CHECK(reason_name(Reason::fin_timeout) == "FIN Timeout");
-        CHECK(reason_name(Reason::syn_timeout) == "SYN Timeout");
-        CHECK(reason_name(Reason::xlate_clear) == "Xlate Clear");
-        CHECK(reason_name(Reason::deny) == "Deny");
-        CHECK(reason_name(Reason::syn_control) == "SYN Control");
-        CHECK(reason_name(Reason::uauth_deny) == "Uauth Deny");
-        CHECK(reason_name(Reason::unknown) == "Unknown");
-        CHECK(reason_name(Reason::conn_timeout) == "Conn-timeout");
+        const std::vector<std::pair<Reason, std::string>> reasons{
+            {Reason::tcp_fins, "TCP FINs"},
+            {Reason::fin_timeout, "FIN Timeout"},
+            {Reason::syn_timeout, "SYN Timeout"},
+            {Reason::xlate_clear, "Xlate Clear"},
+            {Reason::deny, "Deny"},
+            {Reason::syn_control, "SYN Control"},
+            {Reason::uauth_deny, "Uauth Deny"},
+            {Reason::unknown, "Unknown"},
+            {Reason::conn_timeout, "Conn-timeout"},
+        };
+        for (const auto& [reason, name] : reasons) {
+            CAPTURE(name);
+            CHECK(reason_name(reason) == name);
+        }
         CHECK(state_name(EndpointState::connect_timeout) == "connect_timeout");
         CHECK(state_name(EndpointState::not_connected) == "not_connected");
         CHECK(initiator_name(Initiator::faultline) == "faultline");
     }
 }
 
-}  // namespace faultline::proxy
+}  // namespace faultline::teardown
