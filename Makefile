@@ -5,8 +5,12 @@
 DEBIAN_PACKAGES := build-essential cmake ninja-build pkg-config libuv1-dev libtomlplusplus-dev \
                    libspdlog-dev libfmt-dev doctest-dev nlohmann-json3-dev libhttp-parser-dev
 # What the tests add: Chromium for the dashboard, Node and npm for the compatibility and browser
-# tests (Node and npm only when the machine has none: it may have a newer Node than Debian's).
-TEST_PACKAGES := chromium $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
+# tests (Node and npm only when the machine has none: it may have a newer Node than Debian's),
+# clang-format and clang-tidy for the checks of the sources.
+TEST_PACKAGES := chromium clang-format clang-tidy \
+                 $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
+# The sources that clang-format and clang-tidy check: every library folder (tests are formatted too).
+SOURCE_FOLDERS := faults|teardown|rules|proxy|control|cli
 CONFIG ?= examples/quickstart.toml
 
 # Installs the Debian packages of $(1) that are missing.
@@ -22,7 +26,7 @@ define apt_install
 	fi
 endef
 
-.PHONY: all deps test-deps build run bench test test-dev test-asan format check-format clean
+.PHONY: all deps test-deps build run bench test test-dev test-asan format check-format tidy clean
 
 all: build
 
@@ -49,9 +53,10 @@ bench: deps
 	cmake --build --preset release --target faultline faultline_bench
 	./build/release/faultline_bench $(BENCH_ARGS)
 
-test-dev: test-deps
+test-dev: test-deps check-format
 	cmake --preset dev >/dev/null
 	cmake --build --preset dev
+	$(MAKE) --no-print-directory tidy
 	ctest --preset dev
 
 test-asan: test-deps
@@ -65,7 +70,18 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 check-format:
-	clang-format --dry-run --Werror $$(git ls-files '*.cpp' '*.hpp')
+	@echo "clang-format: checking every .cpp and .hpp"
+	@clang-format --dry-run --Werror $$(git ls-files '*.cpp' '*.hpp')
+
+# clang-tidy with the dev build's compile commands (.clang-tidy says which checks and why); any
+# finding fails. The full output is in build/dev/tidy.log.
+tidy:
+	@[ -f build/dev/compile_commands.json ] || cmake --preset dev >/dev/null
+	@echo "clang-tidy: checking the sources of $(SOURCE_FOLDERS)"
+	@run-clang-tidy -p build/dev -j 2 -quiet '$(CURDIR)/($(SOURCE_FOLDERS))/' \
+	    > build/dev/tidy.log 2>&1 || \
+	  { grep -E '(error|warning): ' build/dev/tidy.log | sort -u; \
+	    echo "clang-tidy found problems (build/dev/tidy.log)"; exit 1; }
 
 clean:
 	rm -rf build

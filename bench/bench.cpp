@@ -1,7 +1,7 @@
-// faultline's benchmark (DESIGN section 8): the same workloads run directly against local servers
-// and through a faultline started by the benchmark, in one run, and the figures are printed side
-// by side with ratios. The machine is shared and noisy, so each figure is the median of several
-// rounds, and direct and proxied rounds alternate.
+// faultline's benchmark (docs/performance.md): the same workloads run directly against local
+// servers and through a faultline started by the benchmark, in one run, and the figures are printed
+// side by side with ratios. The machine is shared and noisy, so each figure is the median of
+// several rounds, and direct and proxied rounds alternate.
 //
 // usage: faultline_bench [--faultline PATH] [--rounds N] [--seconds S] [--idle N]
 #include <arpa/inet.h>
@@ -469,7 +469,7 @@ int main(int argc, char** argv) {
         Faultline faultline(binary, echo.port(), sink.port());
         std::printf("faultline benchmark: %s, %d rounds of %.1f s, medians; %u cores\n\n",
                     binary.c_str(), rounds, seconds, std::thread::hardware_concurrency());
-        row("metric", "direct", "faultline", "comparison", "target (DESIGN section 8)");
+        row("metric", "direct", "faultline", "comparison", "target");
 
         std::vector<double> direct_rate, proxied_rate;
         for (int r = 0; r < rounds; ++r) {

@@ -308,8 +308,8 @@ const std::map<std::string_view, int (*)(const Ctl&)> commands{
 }  // namespace
 
 int run_ctl(const std::vector<std::string_view>& args) {
-    std::string url =
-        std::getenv("FAULTLINE_URL") ? std::getenv("FAULTLINE_URL") : "http://127.0.0.1:8474";
+    const char* url_variable = std::getenv("FAULTLINE_URL");
+    std::string url = url_variable ? url_variable : "http://127.0.0.1:8474";
     bool as_json = false;
     std::vector<std::string_view> rest;
     for (std::size_t i = 0; i < args.size(); ++i) {

@@ -129,7 +129,7 @@ int run_serve(const std::vector<std::string_view>& args) {
 
 int main(int argc, char** argv) {
     // A write into a reset socket must be an error value, not the end of the process.
-    std::signal(SIGPIPE, SIG_IGN);
+    (void)std::signal(SIGPIPE, SIG_IGN);
 
     std::vector<std::string_view> args(argv + 1, argv + argc);
     try {

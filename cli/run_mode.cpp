@@ -155,13 +155,15 @@ class Child {
             }
         }
         for (const auto& [variable, address] : exported)
-            environment.push_back(variable + "=" + address);
+            environment.emplace_back(variable).append("=").append(address);
 
         std::vector<char*> argv;
+        argv.reserve(command_.size() + 1);
         for (auto& word : command_)
             argv.push_back(word.data());
         argv.push_back(nullptr);
         std::vector<char*> envp;
+        envp.reserve(environment.size() + 1);
         for (auto& entry : environment)
             envp.push_back(entry.data());
         envp.push_back(nullptr);

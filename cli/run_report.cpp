@@ -259,7 +259,7 @@ std::string report_junit(const RunSummary& summary) {
         "  <testsuite name=\"faultline run\" tests=\"{}\" failures=\"{}\" errors=\"0\" "
         "time=\"{}\">\n",
         tests, failures, time);
-    out += fmt::format("    <testcase classname=\"faultline.command\" name=\"{}\" time=\"{}\"",
+    out += fmt::format(R"(    <testcase classname="faultline.command" name="{}" time="{}")",
                        xml_escaped(command_line(summary.command)), time);
     if (summary.command_status != 0) {
         out += fmt::format(">\n      <failure message=\"the command {}\"/>\n    </testcase>\n",
@@ -268,7 +268,7 @@ std::string report_junit(const RunSummary& summary) {
         out += "/>\n";
     }
     for (const auto& result : summary.expectations) {
-        out += fmt::format("    <testcase classname=\"faultline.expect\" name=\"{}\"",
+        out += fmt::format(R"(    <testcase classname="faultline.expect" name="{}")",
                            xml_escaped(result.expectation.describe()));
         if (result.met) {
             out += "/>\n";

@@ -194,8 +194,8 @@ HttpResponse Api::kill_connection(const RoutedRequest& request) {
     const std::string& text = request.parameter("id");
     std::uint64_t id = 0;
     auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), id);
-    bool is_id = error == std::errc{} && end == text.data() + text.size() &&
-                 std::to_string(id) == text;
+    bool is_id =
+        error == std::errc{} && end == text.data() + text.size() && std::to_string(id) == text;
     if (!is_id || !plane_.kill(id)) return error_response(404, "connection not found");
     return no_content();
 }

@@ -79,11 +79,9 @@ void ApiConnection::on_written(bool is_ok) {
         if (!is_ok) close();
         return;
     }
-    if (!is_ok || has_eof_) {
-        close();
-    } else if (is_closing_after_writes_) {
+    if (is_ok && !has_eof_ && is_closing_after_writes_) {
         linger();
-    } else if (socket_.start_reading()) {
+    } else if (is_ok && !has_eof_ && socket_.start_reading()) {
         socket_.start_timer(ApiServer::request_timeout);
     } else {
         close();
@@ -132,9 +130,9 @@ std::unique_ptr<ApiConnection> ApiServer::open(ApiSocket& socket) {
 }
 
 std::size_t ApiServer::follower_count() const {
-    return static_cast<std::size_t>(std::count_if(
-        connections_.begin(), connections_.end(),
-        [](const ApiConnection* connection) { return connection->is_follower(); }));
+    return static_cast<std::size_t>(
+        std::count_if(connections_.begin(), connections_.end(),
+                      [](const ApiConnection* connection) { return connection->is_follower(); }));
 }
 
 void ApiServer::broadcast(const std::string& line) {
@@ -209,9 +207,9 @@ HttpResponse ApiServer::dispatch(const HttpRequest& request) {
     try {
         return handler_(request);
     } catch (const std::exception& e) {
-        teardown::log_message(teardown::LogLevel::error, std::string("api: ") + request.method +
-                                                             " " + request.path +
-                                                             " failed: " + e.what());
+        teardown::log_message(
+            teardown::LogLevel::error,
+            std::string("api: ") + request.method + " " + request.path + " failed: " + e.what());
         return error_response(500, e.what());
     }
 }

@@ -87,7 +87,7 @@ class ApiServer {
     static constexpr std::chrono::milliseconds linger_timeout{2000};
     static constexpr std::size_t max_connections = 128;  // more are closed at once
     // A follower that has more than this unsent is closed rather than buffered for.
-    static constexpr std::size_t follower_backlog = 1024 * 1024;
+    static constexpr std::size_t follower_backlog = std::size_t{1024} * 1024;
 
     ApiServer(Handler handler, std::optional<std::string> token);
     ApiServer(const ApiServer&) = delete;

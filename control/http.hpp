@@ -41,8 +41,8 @@ struct HttpResponse {
 
 class HttpParser {
   public:
-    static constexpr std::size_t max_header_bytes = 16 * 1024;
-    static constexpr std::size_t max_body_bytes = 1024 * 1024;
+    static constexpr std::size_t max_header_bytes = std::size_t{16} * 1024;
+    static constexpr std::size_t max_body_bytes = std::size_t{1024} * 1024;
 
     enum class State { incomplete, complete, failed };
 

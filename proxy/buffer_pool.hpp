@@ -12,7 +12,7 @@ namespace faultline::proxy {
 
 class BufferPool {
   public:
-    static constexpr std::size_t buffer_size = 64 * 1024;
+    static constexpr std::size_t buffer_size = std::size_t{64} * 1024;
 
     [[nodiscard]] char* take() {
         if (free_.empty()) return new char[buffer_size];
@@ -23,7 +23,7 @@ class BufferPool {
 
     void give(char* buffer) {
         if (!buffer) return;
-        if (free_.size() < max_free_) {
+        if (free_.size() < max_free_buffers) {
             free_.emplace_back(buffer);
         } else {
             delete[] buffer;
@@ -31,7 +31,7 @@ class BufferPool {
     }
 
   private:
-    static constexpr std::size_t max_free_ = 64;
+    static constexpr std::size_t max_free_buffers = 64;
     std::vector<std::unique_ptr<char[]>> free_;
 };
 

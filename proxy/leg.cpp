@@ -68,7 +68,9 @@ void Leg::on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
         *buf = uv_buf_init(nullptr, 0);
         return;
     }
-    *buf = uv_buf_init(self->buffers_.take(), BufferPool::buffer_size);
+    // libuv hands the buffer back to on_read, which gives it to the session or the pool.
+    *buf = uv_buf_init(self->buffers_.take(),  // NOLINT(clang-analyzer-cplusplus.NewDeleteLeaks)
+                       BufferPool::buffer_size);
 }
 
 void Leg::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
@@ -181,10 +183,9 @@ void Leg::write(const char* data, std::size_t length, char* pooled) {
     }
     const std::size_t held = queued.held;
     uv_buf_t buf = uv_buf_init(start, static_cast<unsigned>(queued.length));
-    int err = WriteRequest::submit(std::make_unique<WriteRequest>(std::move(queued)),
-                                   [&](uv_write_t* req) {
-                                       return uv_write(req, tcp_.stream(), &buf, 1, on_write);
-                                   });
+    int err = WriteRequest::submit(
+        std::make_unique<WriteRequest>(std::move(queued)),
+        [&](uv_write_t* req) { return uv_write(req, tcp_.stream(), &buf, 1, on_write); });
     if (err != 0) {
         events_.on_leg_failed(*this, err);
         return;
@@ -270,10 +271,9 @@ bool Leg::close(CloseType type, EndpointState state) {
     closing_ = type;
     pause();  // nothing more is read; an RST meanwhile is seen by the watch
     if (type == CloseType::graceful && !is_shutdown_requested_) {
-        int err = ShutdownRequest::submit(std::make_unique<ShutdownRequest>(),
-                                          [&](uv_shutdown_t* req) {
-                                              return uv_shutdown(req, tcp_.stream(), on_shutdown);
-                                          });
+        int err = ShutdownRequest::submit(
+            std::make_unique<ShutdownRequest>(),
+            [&](uv_shutdown_t* req) { return uv_shutdown(req, tcp_.stream(), on_shutdown); });
         if (err == 0) {
             is_shutdown_requested_ = true;
         } else {

@@ -52,7 +52,7 @@ class LegEvents {
 class Leg {
   public:
     // A queued remainder up to this size is copied out of its pool buffer.
-    static constexpr std::size_t small_write_bytes = 8 * 1024;
+    static constexpr std::size_t small_write_bytes = std::size_t{8} * 1024;
     // What a queued write costs at least, counted against the limit: the request and allocation.
     static constexpr std::size_t min_write_charge = 512;
     // A close that flushes waits at most this long; then it resets.

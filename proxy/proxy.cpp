@@ -10,9 +10,9 @@
 #include <cerrno>
 
 #include "proxy/address.hpp"
-#include "teardown/log.hpp"
 #include "proxy/runtime.hpp"
 #include "proxy/session.hpp"
+#include "teardown/log.hpp"
 
 namespace faultline::proxy {
 
@@ -110,10 +110,10 @@ int Proxy::start() {
         config_.listen.port = ntohs(reinterpret_cast<const sockaddr_in&>(bound).sin_port);
     }
     teardown::log_event(teardown::LogLevel::info, {{"event", "listening"},
-                                    {"kind", "proxy"},
-                                    {"proxy", config_.name},
-                                    {"address", bound_address_},
-                                    {"upstream", config_.upstream.text()}});
+                                                   {"kind", "proxy"},
+                                                   {"proxy", config_.name},
+                                                   {"address", bound_address_},
+                                                   {"upstream", config_.upstream.text()}});
     update_listener_action();
     return 0;
 }
@@ -253,9 +253,9 @@ void Proxy::pause_accepting(int status) {
     if (!is_out_of_descriptors_) {
         is_out_of_descriptors_ = true;
         teardown::log_event(teardown::LogLevel::warn, {{"event", "accept_paused"},
-                                        {"proxy", config_.name},
-                                        {"error", uv_err_name(status)},
-                                        {"message", uv_strerror(status)}});
+                                                       {"proxy", config_.name},
+                                                       {"error", uv_err_name(status)},
+                                                       {"message", uv_strerror(status)}});
     }
     if (!acceptor_ || !resume_timer_) return;
     is_paused_ = true;
@@ -319,11 +319,11 @@ void Proxy::update_listener_action() {
         fill_accept_queue();
     }
     teardown::log_event(teardown::LogLevel::info,
-              {{"event", "listener"},
-               {"proxy", config_.name},
-               {"state", wanted == faults::ListenerAction::reject ? "refusing"
-                         : wanted == faults::ListenerAction::drop ? "dropping"
-                                                                  : "accepting"}});
+                        {{"event", "listener"},
+                         {"proxy", config_.name},
+                         {"state", wanted == faults::ListenerAction::reject ? "refusing"
+                                   : wanted == faults::ListenerAction::drop ? "dropping"
+                                                                            : "accepting"}});
     start_polling();
 }
 
@@ -374,7 +374,8 @@ void Proxy::update(rules::ProxyConfig config) {
 void Proxy::note_connected() {
     if (!is_out_of_descriptors_) return;
     is_out_of_descriptors_ = false;
-    teardown::log_event(teardown::LogLevel::info, {{"event", "accept_resumed"}, {"proxy", config_.name}});
+    teardown::log_event(teardown::LogLevel::info,
+                        {{"event", "accept_resumed"}, {"proxy", config_.name}});
 }
 
 void Proxy::note_outcome(bool upstream_failed) {
@@ -383,13 +384,13 @@ void Proxy::note_outcome(bool upstream_failed) {
     auto figures = diagnosis_.figures();
     bool started = change == RefusalDiagnosis::Change::started;
     teardown::log_event(started ? teardown::LogLevel::warn : teardown::LogLevel::info,
-              {{"event", "diagnosis"},
-               {"proxy", config_.name},
-               {"diagnosis", started ? "upstream is refusing connections"
-                                     : "upstream accepts connections again"},
-               {"connects", figures.connects},
-               {"upstream_resets", figures.upstream_failures},
-               {"window_s", 60}});
+                        {{"event", "diagnosis"},
+                         {"proxy", config_.name},
+                         {"diagnosis", started ? "upstream is refusing connections"
+                                               : "upstream accepts connections again"},
+                         {"connects", figures.connects},
+                         {"upstream_resets", figures.upstream_failures},
+                         {"window_s", 60}});
 }
 
 }  // namespace faultline::proxy

@@ -15,10 +15,10 @@
 
 #include "faults/spec.hpp"
 #include "proxy/diagnosis.hpp"
-#include "teardown/record.hpp"
 #include "proxy/uv_handle.hpp"
 #include "rules/config.hpp"
 #include "rules/decision.hpp"
+#include "teardown/record.hpp"
 
 namespace faultline::proxy {
 

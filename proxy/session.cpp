@@ -81,7 +81,8 @@ void Session::on_leg_written(Leg& to) {
 
 void Session::on_leg_eof(Leg& from) {
     if (state_ != State::open) return;
-    if (!first_fin_) first_fin_ = Cause{Reason::tcp_fins, teardown::initiator_of(from.side()), {}, {}};
+    if (!first_fin_)
+        first_fin_ = Cause{Reason::tcp_fins, teardown::initiator_of(from.side()), {}, {}};
     note_activity();
     faults::Stream stream = stream_from(from);
     if (rules_.is_transparent(stream)) {
@@ -120,8 +121,8 @@ void Session::on_leg_shut_down(Leg&) {
 
 void Session::maybe_end_gracefully() {
     if (state_ != State::open) return;
-    bool is_done = client_.has_eof() && server_.has_eof() && client_.is_shut_down() &&
-                   server_.is_shut_down();
+    bool is_done =
+        client_.has_eof() && server_.has_eof() && client_.is_shut_down() && server_.is_shut_down();
     if (!is_done) return;
     end(first_fin_.value_or(Cause{Reason::tcp_fins, Initiator::client, {}, {}}),
         {CloseType::graceful, EndpointState::closed}, {CloseType::graceful, EndpointState::closed});

@@ -45,7 +45,7 @@ class Session final : private LegEvents, private rules::RuleHost {
     Session(Runtime& runtime, Proxy& proxy, std::uint64_t id);
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
-    ~Session();
+    ~Session() override;
 
     // Takes the accepted client socket and its address (nullptr when unknown): checks the client
     // against loop detection and the proxy's lists, then connects upstream.
@@ -65,9 +65,7 @@ class Session final : private LegEvents, private rules::RuleHost {
     // The address the client connected to (a system call: for loop detection only).
     [[nodiscard]] std::string client_reached() const;
     // The live state, for the control API's list of connections.
-    [[nodiscard]] const std::string& upstream_address() const {
-        return server_.history().address;
-    }
+    [[nodiscard]] const std::string& upstream_address() const { return server_.history().address; }
     [[nodiscard]] std::uint64_t age_ms() const;
     [[nodiscard]] std::uint64_t bytes_up() const { return server_.delivered_bytes(); }
     [[nodiscard]] std::uint64_t bytes_down() const { return client_.delivered_bytes(); }
@@ -98,9 +96,7 @@ class Session final : private LegEvents, private rules::RuleHost {
                                                     : faults::Stream::downstream;
     }
     Leg& source(faults::Stream s) { return s == faults::Stream::upstream ? client_ : server_; }
-    Leg& destination(faults::Stream s) {
-        return s == faults::Stream::upstream ? server_ : client_;
-    }
+    Leg& destination(faults::Stream s) { return s == faults::Stream::upstream ? server_ : client_; }
     Leg& other(const Leg& leg) { return &leg == &client_ ? server_ : client_; }
     void update_backpressure(faults::Stream stream);
     void maybe_end_gracefully();

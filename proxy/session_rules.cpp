@@ -67,11 +67,11 @@ void Session::close(const Cause& cause) {
 void Session::rule_started(const rules::Rule& rule) {
     runtime_.count_rule_activation(proxy_.name(), rule.name);
     teardown::log_event(teardown::LogLevel::debug, {{"event", "rule_fired"},
-                                                   {"id", id_},
-                                                   {"proxy", proxy_.name()},
-                                                   {"rule", rule.name},
-                                                   {"type", rule.type()},
-                                                   {"stream", rules::stream_name(rule.stream)}});
+                                                    {"id", id_},
+                                                    {"proxy", proxy_.name()},
+                                                    {"rule", rule.name},
+                                                    {"type", rule.type()},
+                                                    {"stream", rules::stream_name(rule.stream)}});
 }
 
 void Session::stream_broken(const Cause& cause) {

@@ -42,7 +42,6 @@ class ActiveRule final : public faults::Context {
     // The rule went away: the fault releases what it holds. True when it had swallowed bytes the
     // destination will never get (the stream has a hole).
     bool stop();
-    void cancel_timer();
 
     // Its match conditions are met (or it has none): it runs as soon as bytes or the end reach it.
     [[nodiscard]] bool is_ready() const;
@@ -64,6 +63,7 @@ class ActiveRule final : public faults::Context {
     void go_silent() override;
     void reset_on_reverse_data() override;
     void set_timer(Micros at) override;
+    void cancel_timer() override;
 
   private:
     [[nodiscard]] bool is_waiting_for_bytes() const;

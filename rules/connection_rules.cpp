@@ -73,7 +73,8 @@ void ConnectionRules::apply(const std::vector<Rule>& rules, const ConnectionFact
 void ConnectionRules::remove(StreamChain& stream_chain, const std::string& name) {
     bool has_hole = stream_chain.remove(name);
     if (has_hole && !host_.is_over()) {
-        host_.stream_broken({teardown::Reason::xlate_clear, teardown::Initiator::faultline, {}, name});
+        host_.stream_broken(
+            {teardown::Reason::xlate_clear, teardown::Initiator::faultline, {}, name});
     }
     if (!host_.is_over()) forget(name);
 }
@@ -88,8 +89,7 @@ void ConnectionRules::forget(const std::string& name) {
 }
 
 bool ConnectionRules::is_transparent(faults::Stream stream) const {
-    return chain(stream).is_empty() && !silent_cause_ &&
-           collapsed_by_[index_of(stream)].empty();
+    return chain(stream).is_empty() && !silent_cause_ && collapsed_by_[index_of(stream)].empty();
 }
 
 void ConnectionRules::on_data(faults::Stream stream, std::string bytes) {

@@ -57,8 +57,8 @@ class ConnectionRules {
     // are decided and armed (started at once, or when their match conditions are met); changed
     // ones take their new attributes (a changed type, toxicity or match is a new rule); removed
     // and disabled ones stop, releasing what they hold. `age`: how old the connection is.
-    void apply(const std::vector<Rule>& rules, const ConnectionFacts& facts,
-               RuleCounters& counters, Micros age);
+    void apply(const std::vector<Rule>& rules, const ConnectionFacts& facts, RuleCounters& counters,
+               Micros age);
 
     // No rule touches this stream: bytes may go straight to the destination.
     [[nodiscard]] bool is_transparent(faults::Stream stream) const;

@@ -17,8 +17,6 @@ namespace {
 using nlohmann::json;
 using Fields = std::span<const std::string_view>;
 
-constexpr std::array<std::string_view, 5> match_fields{"clients", "after_bytes", "after", "first",
-                                                       "every"};
 // Toxiproxy's text for any stream but upstream and downstream.
 constexpr std::string_view invalid_stream =
     "stream was invalid, can be either upstream or downstream";
@@ -189,31 +187,32 @@ class JsonRuleReader {
             mismatch(conditions, "match", "an object");
             return match;
         }
-        check_fields(conditions, "match", match_fields);
-        if (const auto* clients = field(conditions, "clients"))
-            match.clients = read_clients(*clients);
-        if (const auto* bytes = field(conditions, "after_bytes")) {
-            match.after_bytes = read_count(*bytes, "match.after_bytes", 0);
-        }
-        if (const auto* after = field(conditions, "after")) match.after = read_duration(*after);
-        if (const auto* first = field(conditions, "first")) {
-            match.first = read_count(*first, "match.first", 1);
-        }
-        if (const auto* every = field(conditions, "every")) {
-            match.every = read_count(*every, "match.every", 1);
+        check_fields(conditions, "match", match_keys);
+        for (const auto& condition : match_conditions) {
+            const auto* value = field(conditions, condition.key);
+            if (!value) continue;
+            const std::string path = member("match", condition.key);
+            std::visit(ForEachKind{
+                           [&](NetworksField field) { match.*field = read_clients(*value, path); },
+                           [&](CountField field) {
+                               match.*field = read_count(*value, path, condition.min_count);
+                           },
+                           [&](DurationField field) { match.*field = read_duration(*value, path); },
+                       },
+                       condition.field);
         }
         return match;
     }
 
-    std::vector<Cidr> read_clients(const json& clients) {
+    std::vector<Cidr> read_clients(const json& clients, std::string_view clients_path) {
         std::vector<Cidr> networks;
         if (!clients.is_array()) {
-            mismatch(clients, "match.clients", "an array of CIDR strings");
+            mismatch(clients, clients_path, "an array of CIDR strings");
             return networks;
         }
         for (std::size_t i = 0; i < clients.size(); ++i) {
             const auto& client = clients[i];
-            const auto path = "match.clients[" + std::to_string(i) + "]";
+            const auto path = std::string(clients_path) + "[" + std::to_string(i) + "]";
             if (!client.is_string()) {
                 mismatch(client, path, "a CIDR string");
             } else if (auto cidr = Cidr::parse(client.get_ref<const std::string&>())) {
@@ -243,15 +242,15 @@ class JsonRuleReader {
         return std::nullopt;
     }
 
-    std::optional<Duration> read_duration(const json& value) {
+    std::optional<Duration> read_duration(const json& value, std::string_view path) {
         if (!value.is_string()) {
-            mismatch(value, "match.after", R"(a duration string like "30s")");
+            mismatch(value, path, R"(a duration string like "30s")");
             return std::nullopt;
         }
         const auto& text = value.get_ref<const std::string&>();
         auto duration = parse_duration(text);
         if (!duration) {
-            error("match.after",
+            error(path,
                   R"(expected a duration like "500ms", "30s", "1m30s" or "0", got ')" + text + "'");
         }
         return duration;
@@ -262,16 +261,24 @@ class JsonRuleReader {
 
 nlohmann::ordered_json match_to_json(const Match& match) {
     auto out = nlohmann::ordered_json::object();
-    if (!match.clients.empty()) {
-        auto& clients = out["clients"] = nlohmann::ordered_json::array();
-        for (const auto& client : match.clients) {
-            clients.push_back(client.text());
-        }
+    for (const auto& condition : match_conditions) {
+        const std::string key(condition.key);
+        std::visit(ForEachKind{
+                       [&](NetworksField field) {
+                           if ((match.*field).empty()) return;
+                           auto& networks = out[key] = nlohmann::ordered_json::array();
+                           for (const auto& network : match.*field)
+                               networks.push_back(network.text());
+                       },
+                       [&](CountField field) {
+                           if (match.*field) out[key] = *(match.*field);
+                       },
+                       [&](DurationField field) {
+                           if (match.*field) out[key] = format_duration(*(match.*field));
+                       },
+                   },
+                   condition.field);
     }
-    if (match.after_bytes) out["after_bytes"] = *match.after_bytes;
-    if (match.after) out["after"] = format_duration(*match.after);
-    if (match.first) out["first"] = *match.first;
-    if (match.every) out["every"] = *match.every;
     return out;
 }
 

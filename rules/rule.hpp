@@ -13,20 +13,10 @@
 #include "faults/fault.hpp"
 #include "faults/spec.hpp"
 #include "rules/cidr.hpp"
+#include "rules/match.hpp"
 #include "rules/units.hpp"
 
 namespace faultline::rules {
-
-// Conditions applied by the rule machinery, never by a fault.
-struct Match {
-    std::vector<Cidr> clients;                 // empty = every client
-    std::optional<std::uint64_t> after_bytes;  // starts once this many bytes passed in its stream
-    std::optional<Duration> after;             // ... once the connection is this old
-    std::optional<std::uint64_t> first;  // only the first N connections after the rule was added
-    std::optional<std::uint64_t> every;  // every Nth connection after the rule was added
-
-    bool operator==(const Match&) const = default;
-};
 
 struct Rule {
     std::string name;

@@ -19,8 +19,6 @@ namespace {
 
 constexpr std::array<std::string_view, 7> rule_keys{"name",    "type",       "stream", "toxicity",
                                                     "enabled", "attributes", "match"};
-constexpr std::array<std::string_view, 5> match_keys{"clients", "after_bytes", "after", "first",
-                                                     "every"};
 constexpr std::array<std::string_view, 3> stream_words{"upstream", "downstream", "both"};
 constexpr std::size_t both_streams = 2;  // index of "both" in stream_words
 constexpr std::string_view toxicity_expected = "a number from 0.0 to 1.0";
@@ -223,11 +221,22 @@ class RuleReader {
     Match read_match(const toml::table& table, std::string_view path) {
         toml_.check_keys(table, path, match_keys);
         Match match;
-        match.clients = toml_.read_networks(table, "clients", path);
-        match.after_bytes = toml_.read_count(table, "after_bytes", path, 0);
-        match.after = toml_.read_duration(table, "after", path);
-        match.first = toml_.read_count(table, "first", path, 1);
-        match.every = toml_.read_count(table, "every", path, 1);
+        for (const auto& condition : match_conditions) {
+            const std::string_view key = condition.key;
+            std::visit(ForEachKind{
+                           [&](NetworksField field) {
+                               match.*field = toml_.read_networks(table, key, path);
+                           },
+                           [&](CountField field) {
+                               match.*field =
+                                   toml_.read_count(table, key, path, condition.min_count);
+                           },
+                           [&](DurationField field) {
+                               match.*field = toml_.read_duration(table, key, path);
+                           },
+                       },
+                       condition.field);
+        }
         return match;
     }
 

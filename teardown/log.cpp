@@ -2,8 +2,8 @@
 #include "teardown/log.hpp"
 
 #include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/spdlog.h>
 #include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <ctime>
@@ -12,7 +12,7 @@
 namespace faultline::teardown {
 namespace {
 
-LogFormat format_ = LogFormat::text;
+LogFormat format_in_use = LogFormat::text;
 
 std::string utc_timestamp() {
     using namespace std::chrono;
@@ -22,7 +22,7 @@ std::string utc_timestamp() {
     std::tm parts{};
     gmtime_r(&seconds, &parts);
     char buffer[32];
-    std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &parts);
+    (void)std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &parts);
     return fmt::format("{}.{:03}Z", buffer, millis);
 }
 
@@ -100,15 +100,15 @@ void setup_logging(const std::string& level_text, LogFormat format,
         sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     }
     auto logger = std::make_shared<spdlog::logger>("faultline", sink);
-    format_ = format;
-    logger->set_pattern(format_ == LogFormat::json ? "%v" : "%Y-%m-%dT%H:%M:%S.%e %l %v");
+    format_in_use = format;
+    logger->set_pattern(format_in_use == LogFormat::json ? "%v" : "%Y-%m-%dT%H:%M:%S.%e %l %v");
     logger->set_level(level);
     logger->flush_on(spdlog::level::trace);
     spdlog::set_default_logger(logger);
 }
 
 LogFormat log_format() {
-    return format_;
+    return format_in_use;
 }
 
 void flush_log() {
@@ -117,7 +117,7 @@ void flush_log() {
 
 void log_event(LogLevel level, const nlohmann::ordered_json& event, const std::string& text) {
     if (!spdlog::should_log(spdlog_level(level))) return;
-    if (format_ == LogFormat::json) {
+    if (format_in_use == LogFormat::json) {
         nlohmann::ordered_json line;
         line["time"] = utc_timestamp();
         line["level"] = level_name(level);
@@ -130,7 +130,7 @@ void log_event(LogLevel level, const nlohmann::ordered_json& event, const std::s
 }
 
 void log_message(LogLevel level, const std::string& message) {
-    if (format_ == LogFormat::json) {
+    if (format_in_use == LogFormat::json) {
         log_event(level, {{"event", "log"}, {"message", message}});
     } else {
         spdlog::log(spdlog_level(level), "{}", message);

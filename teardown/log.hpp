@@ -24,8 +24,7 @@ void setup_logging(const std::string& level_text, LogFormat format,
 void flush_log();
 
 // Logs a structured event; `text` replaces the generic `event key=value` rendering when given.
-void log_event(LogLevel level, const nlohmann::ordered_json& event,
-               const std::string& text = {});
+void log_event(LogLevel level, const nlohmann::ordered_json& event, const std::string& text = {});
 
 // A plain message; in JSON format it becomes {"event":"log","message":...}.
 void log_message(LogLevel level, const std::string& message);

@@ -73,6 +73,7 @@ const std::vector<std::string_view>& reason_names() {
         std::vector<std::pair<Reason, std::string_view>> sorted(reasons.begin(), reasons.end());
         std::sort(sorted.begin(), sorted.end());
         std::vector<std::string_view> list;
+        list.reserve(sorted.size());
         for (const auto& [reason, name] : sorted)
             list.push_back(name);
         return list;

@@ -76,7 +76,8 @@ std::string folder_of(const std::string& path) {
 }
 
 // The first cycle reachable from `file`, as "a -> b -> a"; empty when none.
-std::string find_cycle(const std::string& file, const std::map<std::string, std::vector<std::string>>& graph,
+std::string find_cycle(const std::string& file,
+                       const std::map<std::string, std::vector<std::string>>& graph,
                        std::map<std::string, int>& state, std::vector<std::string>& path) {
     state[file] = 1;  // on the current path
     path.push_back(file);

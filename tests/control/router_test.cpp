@@ -8,8 +8,8 @@ namespace {
 
 struct Owner {
     HttpResponse named(const RoutedRequest& request) {
-        return {200, request.parameter("proxy") + "/" + request.parameter("toxic"), "text/plain",
-                {}};
+        return {
+            200, request.parameter("proxy") + "/" + request.parameter("toxic"), "text/plain", {}};
     }
     HttpResponse root(const RoutedRequest&) { return {200, "root", "text/plain", {}}; }
 };

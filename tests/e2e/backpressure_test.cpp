@@ -1,4 +1,4 @@
-// Black-box tests of backpressure (DESIGN section 2, point 2): when the receiving endpoint stops
+// Black-box tests of backpressure (the buffer limit, README): when the receiving endpoint stops
 // reading, faultline stops reading from the sender, so the sender is held back by TCP flow control
 // and faultline's memory stays bounded; nothing held back is lost.
 #include <doctest/doctest.h>

@@ -1,5 +1,6 @@
-// Black-box tests of the process's life (DESIGN section 9): stopping on a signal and surviving
-// descriptor exhaustion. The command line itself (check, usage, exit statuses) is cli_test.cpp.
+// Black-box tests of the process's life (signals and descriptor exhaustion, docs/teardown.md):
+// stopping on a signal and surviving descriptor exhaustion. The command line itself (check, usage,
+// exit statuses) is cli_test.cpp.
 #include <doctest/doctest.h>
 #include <sys/socket.h>
 

@@ -1,4 +1,4 @@
-// Black-box tests of live changes (DESIGN section 6, hot reload): the faultline binary watches its
+// Black-box tests of live changes (hot reload, docs/faults.md): the faultline binary watches its
 // configuration file; rewriting it (at the same path) or SIGHUP applies the new rules to the
 // connections that are open, a rule that goes away releases what it held, and an invalid file
 // changes nothing.

@@ -1,4 +1,4 @@
-// Black-box tests of how rules are applied (DESIGN section 4): toxicity drawn once per connection,
+// Black-box tests of how rules are applied (docs/faults.md): toxicity drawn once per connection,
 // the match conditions (clients, after_bytes, after, first, every) and reproducible draws with a
 // fixed seed, observed through real sockets and the records of the faultline binary.
 #include <doctest/doctest.h>

@@ -11,7 +11,8 @@ TEST_SUITE("rules/random") {
     TEST_CASE("a connection's seed depends on the seed, the proxy's name and its index only") {
         CHECK(connection_seed(42, "pg", 0) == connection_seed(42, "pg", 0));
         std::set<std::uint64_t> seeds{connection_seed(42, "pg", 0), connection_seed(42, "pg", 1),
-                                      connection_seed(43, "pg", 0), connection_seed(42, "redis", 0)};
+                                      connection_seed(43, "pg", 0),
+                                      connection_seed(42, "redis", 0)};
         CHECK(seeds.size() == 4);
     }
 
