@@ -13,11 +13,14 @@ using proxy::UvRequest;
 class ApiListener::Socket final : public control::ApiSocket {
   public:
     Socket(ApiListener& listener, uv_loop_t* loop) : listener_(listener), tcp_(this), timer_(this) {
-        if (uv_tcp_init(loop, tcp_.get()) == 0) tcp_.mark_initialised();
-        if (uv_timer_init(loop, timer_.get()) == 0) timer_.mark_initialised();
+        bool has_tcp = uv_tcp_init(loop, tcp_.get()) == 0;
+        if (has_tcp) tcp_.mark_initialised();
+        bool has_timer = uv_timer_init(loop, timer_.get()) == 0;
+        if (has_timer) timer_.mark_initialised();
+        is_ready_ = has_tcp && has_timer;
     }
 
-    [[nodiscard]] bool is_ready() const { return tcp_ && timer_; }
+    [[nodiscard]] bool is_ready() const { return is_ready_; }
     [[nodiscard]] uv_stream_t* stream() const { return tcp_.stream(); }
     void attach(std::unique_ptr<control::ApiConnection> connection) {
         connection_ = std::move(connection);
@@ -65,6 +68,9 @@ class ApiListener::Socket final : public control::ApiSocket {
         is_closed_ = true;
         tcp_.close();
         timer_.close();
+        // Closed from here (the listener stops): the connection must know, or a broadcast
+        // would still write to it.
+        if (connection_) connection_->on_closed();
         listener_.retire(*this);
     }
 
@@ -100,6 +106,7 @@ class ApiListener::Socket final : public control::ApiSocket {
     UvHandle<uv_tcp_t> tcp_;
     UvHandle<uv_timer_t> timer_;
     std::unique_ptr<control::ApiConnection> connection_;
+    bool is_ready_ = false;
     bool is_closed_ = false;
     char read_buffer_[4096];
 };

@@ -65,6 +65,7 @@ void ApiConnection::respond(const HttpResponse& response, bool keep_alive) {
 }
 
 bool ApiConnection::write(std::string bytes) {
+    if (is_closed_) return false;
     if (!socket_.write(std::move(bytes))) {
         close();
         return false;
@@ -113,9 +114,13 @@ void ApiConnection::on_timer() {
 
 void ApiConnection::close() {
     if (is_closed_) return;
+    on_closed();
+    socket_.close();
+}
+
+void ApiConnection::on_closed() {
     is_closed_ = true;
     server_.connections_.erase(this);
-    socket_.close();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -57,6 +57,8 @@ class ApiConnection {
     void on_error();
     void on_written(bool is_ok);
     void on_timer();
+    // The socket was closed by its owner (the API stops): nothing more is sent or received.
+    void on_closed();
 
     [[nodiscard]] bool is_follower() const { return is_follower_; }
     [[nodiscard]] ApiSocket& socket() { return socket_; }

@@ -257,13 +257,15 @@ void Leg::on_shut_down(int status) {
 
 bool Leg::close(CloseType type, EndpointState state) {
     if (is_closed_) return true;
+    if (closing_ && type <= *closing_) return false;  // a milder ending changes nothing
     closing_state_ = state;
     if (!tcp_ || !is_connected_ || type == CloseType::reset) {
         release(type == CloseType::reset);
         return true;
     }
-    if (type == CloseType::graceful && queued_bytes_ == 0) {
-        // Nothing waits in faultline: the kernel sends what it holds, then the FIN.
+    if (type == CloseType::close_now || (type == CloseType::graceful && queued_bytes_ == 0)) {
+        // Nothing waits in faultline (or what waits is given up): the kernel sends what it
+        // holds, then the FIN.
         release(false);
         return true;
     }

@@ -17,10 +17,11 @@
 
 namespace faultline::proxy {
 
-// How a leg closes.
+// How a leg closes, from the mildest to the harshest.
 enum class CloseType {
-    graceful,          // FIN after every byte queued in faultline (the kernel sends what it
-                       // holds before the FIN), then the socket is released
+    graceful,          // FIN after every byte queued in faultline, then the socket is released
+    close_now,         // the socket is released at once: the kernel sends what it already holds,
+                       // then FIN; bytes still queued in faultline are dropped (a timeout)
     flush_then_reset,  // RST once every queued byte has left the kernel
     reset,             // RST at once: what is queued is thrown away (the RST overtakes it)
 };
@@ -91,9 +92,9 @@ class Leg {
     void watch_for_reset();
 
     // Closes the leg the given way; `state` is what the record says of the endpoint (a close
-    // that cannot flush in time resets instead, and says rst_sent). Closing again changes the
-    // way (a reset overrides a flush). Returns true when the leg is closed now; otherwise
-    // on_leg_closed follows.
+    // that cannot flush in time resets instead, and says rst_sent). Closing again with a harsher
+    // way takes over (a reset overrides a flush); a milder one changes nothing. Returns true when
+    // the leg is closed now; otherwise on_leg_closed follows.
     bool close(CloseType type, teardown::EndpointState state);
 
     [[nodiscard]] teardown::Side side() const { return side_; }

@@ -84,12 +84,15 @@ void Runtime::on_check(uv_check_t* handle) {
     (void)uv_check_stop(handle);
 }
 
+// A task may defer more (a shutdown retiring the API's sockets): all of it runs in this round.
 void Runtime::run_deferred() {
-    retired_.clear();
-    auto tasks = std::move(deferred_);
-    deferred_.clear();
-    for (auto& task : tasks)
-        task();
+    while (!retired_.empty() || !deferred_.empty()) {
+        retired_.clear();
+        auto tasks = std::move(deferred_);
+        deferred_.clear();
+        for (auto& task : tasks)
+            task();
+    }
 }
 
 void Runtime::clear_sessions(const Proxy* proxy, teardown::Reason reason) {

@@ -203,8 +203,8 @@ void Session::on_timer() {
             return;
         case Deadline::idle:
             end({Reason::conn_timeout, Initiator::faultline, {}, {}},
-                {CloseType::graceful, EndpointState::timed_out},
-                {CloseType::graceful, EndpointState::timed_out});
+                {CloseType::close_now, EndpointState::timed_out},
+                {CloseType::close_now, EndpointState::timed_out});
             return;
         case Deadline::none:
             arm_timer();
@@ -233,6 +233,10 @@ void Session::end(const Cause& cause, LegEnding client, LegEnding server) {
         timer_.close();
         rules_.stop_timers();
         stop_resolving();
+        // An ending connection is no part of a loop any more (and its client leg may be gone).
+        if (!upstream_local_.empty()) {
+            runtime_.unregister_upstream(std::exchange(upstream_local_, {}), *this);
+        }
     }
     // A leg's close may report failures, which end the session again; each leg closes once.
     if (!client_.is_closed()) client_.close(client.type, client.state);
@@ -247,7 +251,6 @@ void Session::on_leg_closed(Leg&) {
 void Session::finish_if_closed() {
     if (state_ != State::closing || !client_.is_closed() || !server_.is_closed()) return;
     state_ = State::closed;
-    if (!upstream_local_.empty()) runtime_.unregister_upstream(upstream_local_, *this);
 
     teardown::TeardownRecord record;
     record.id = id_;

@@ -48,7 +48,7 @@ void Session::start(UvHandle<uv_tcp_t> client, const sockaddr* peer) {
 }
 
 std::string Session::client_reached() const {
-    return local_address(client_.tcp());
+    return client_.tcp() ? local_address(client_.tcp()) : std::string();
 }
 
 void Session::connect_upstream() {

@@ -28,8 +28,8 @@ rules::ConnectionFacts Session::facts() const {
 void Session::end_silently_if_done() {
     if (state_ != State::open || !rules_.silent_cause()) return;
     if (client_.has_eof() && server_.has_eof()) {
-        end(*rules_.silent_cause(), {CloseType::graceful, EndpointState::timed_out},
-            {CloseType::graceful, EndpointState::timed_out});
+        end(*rules_.silent_cause(), {CloseType::close_now, EndpointState::timed_out},
+            {CloseType::close_now, EndpointState::timed_out});
     }
 }
 
@@ -47,11 +47,12 @@ void Session::claim_ending(const Cause& cause) {
     set_cause(cause);
 }
 
-// RST to the target endpoints (after what was forwarded, with flush), FIN to the others.
+// RST to the target endpoints, FIN to the others. With flush, what was forwarded reaches every
+// endpoint first; without, the RST overtakes it and the others' queued bytes are dropped.
 void Session::reset(const Cause& cause, faults::Target target, bool flush) {
     auto ending_for = [&](faults::Target endpoint) -> LegEnding {
         if (target != faults::Target::both && target != endpoint) {
-            return {CloseType::graceful, EndpointState::fin_sent};
+            return {flush ? CloseType::graceful : CloseType::close_now, EndpointState::fin_sent};
         }
         return {flush ? CloseType::flush_then_reset : CloseType::reset, EndpointState::rst_sent};
     };

@@ -147,9 +147,10 @@ void ConnectionRules::rule_close(const ActiveRule& rule) {
     if (host_.is_over()) return;
     teardown::Cause cause = cause_of(rule.rule());
     host_.claim_ending(cause);
-    // What this rule let through reaches the destination before the FIN.
+    // What this rule let through reaches the destination before the FIN; releasing it may end
+    // the connection already.
     chain(rule.rule().stream).release_after(rule);
-    host_.close(cause);
+    if (!host_.is_over()) host_.close(cause);
 }
 
 void ConnectionRules::rule_go_silent(const ActiveRule& rule) {

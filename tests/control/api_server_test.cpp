@@ -161,6 +161,15 @@ TEST_SUITE("control/api_server") {
         CHECK(behind.written.back() != "next\n");
     }
 
+    TEST_CASE("a follower whose socket its owner closed gets no more lines") {
+        Served served;
+        served.connection->on_data(get("/follow"));
+        const std::size_t writes = served.socket.written.size();
+        served.connection->on_closed();  // the API stops: the listener closed the socket itself
+        served.server.broadcast("late\n");
+        CHECK(served.socket.written.size() == writes);
+    }
+
     TEST_CASE("without a token, requests must name the API's own address as Host and Origin") {
         ApiServer server(echo_path, std::nullopt);
         server.set_address("127.0.0.1:8474");

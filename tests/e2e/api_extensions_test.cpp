@@ -46,17 +46,8 @@ TEST_SUITE("e2e api extensions") {
     TEST_CASE("GET /events?follow=1 streams each teardown record as one JSON line") {
         ProxyFixture fixture;
         sockaddr_in api = api_address_of(fixture.faultline);
-        Fd follower = connect_to(api);
-        REQUIRE(send_all(follower.get(), "GET /events?follow=1 HTTP/1.1\r\nHost: " +
-                                             address_text(api) + "\r\n\r\n") == 0);
         std::string stream;
-        while (stream.find("\r\n\r\n") == std::string::npos) {
-            std::string piece;
-            REQUIRE(read_result(follower.get(), io_timeout, &piece).kind == ReadResult::Kind::data);
-            stream += piece;
-        }
-        CHECK(stream.starts_with("HTTP/1.1 200 OK\r\n"));
-        stream.erase(0, stream.find("\r\n\r\n") + 4);
+        Fd follower = follow_events(api, stream);
 
         for (int i = 0; i < 2; ++i) {
             Session session = fixture.open_session();

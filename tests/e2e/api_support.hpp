@@ -40,6 +40,22 @@ inline ApiAnswer api_request(const sockaddr_in& api, std::string_view method, st
     return api_send_raw(api, raw);
 }
 
+// A connection that follows the event stream (GET /events?follow=1), once the answer's head has
+// arrived; what came after the head is left in `rest`.
+inline Fd follow_events(const sockaddr_in& api, std::string& rest) {
+    Fd follower = connect_to(api);
+    REQUIRE(send_all(follower.get(), "GET /events?follow=1 HTTP/1.1\r\nHost: " + address_text(api) +
+                                         "\r\n\r\n") == 0);
+    while (rest.find("\r\n\r\n") == std::string::npos) {
+        std::string piece;
+        REQUIRE(read_result(follower.get(), io_timeout, &piece).kind == ReadResult::Kind::data);
+        rest += piece;
+    }
+    CHECK(rest.starts_with("HTTP/1.1 200 OK\r\n"));
+    rest.erase(0, rest.find("\r\n\r\n") + 4);
+    return follower;
+}
+
 inline sockaddr_in api_address_of(Faultline& faultline) {
     auto event = faultline.wait_event(
         [](const Json& line) { return line["event"] == "listening" && line["kind"] == "api"; });

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/e2e/api_support.hpp"
 #include "tests/e2e/checks.hpp"
 #include "tests/e2e/harness.hpp"
 
@@ -71,6 +72,21 @@ TEST_SUITE("e2e lifecycle") {
         REQUIRE(status);
         CHECK(status->describe() == "exit 0");
         CHECK(errno_name(try_connect(fixture.proxy).error) == "ECONNREFUSED");
+    }
+
+    TEST_CASE("SIGTERM with a client following the event stream and a live connection exits 0") {
+        SessionFixture fixture;
+        Session& session = fixture.session;
+        std::string stream;
+        const Fd follower = follow_events(api_address_of(fixture.faultline), stream);
+
+        REQUIRE(fixture.faultline.signal(SIGTERM));
+        check_ends(session, "ECONNRESET", "ECONNRESET");
+        const auto status = fixture.faultline.wait_exit();
+        REQUIRE(status);
+        CHECK(status->describe() == "exit 0");
+        // The stream ends with the API: the follower reads to its end, whatever came first.
+        CHECK(read_to_end(follower.get()).kind != ReadResult::Kind::timeout);
     }
 
     TEST_CASE("SIGINT stops an idle faultline with a shutdown event and exit status 0") {

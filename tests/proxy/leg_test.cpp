@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -86,7 +87,8 @@ struct Outcome {
     EndpointState state = EndpointState::open;
 };
 
-Outcome write_then_close(std::size_t size, CloseType type, EndpointState state) {
+Outcome write_then_close(std::size_t size, CloseType type, EndpointState state,
+                         std::optional<CloseType> then = std::nullopt) {
     uv_loop_t loop;
     REQUIRE(uv_loop_init(&loop) == 0);
     Outcome outcome;
@@ -102,6 +104,7 @@ Outcome write_then_close(std::size_t size, CloseType type, EndpointState state) 
         const std::string bytes(size, 'x');
         leg.write(bytes.data(), bytes.size(), nullptr);
         outcome.is_closed_at_once = leg.close(type, state);
+        if (then) CHECK(leg.close(*then, EndpointState::fin_sent) == outcome.is_closed_at_once);
         std::thread reader([&] { outcome.received = read_all(endpoint); });
         uv_run(&loop, UV_RUN_DEFAULT);
         reader.join();
@@ -125,9 +128,11 @@ struct Expected {
     std::string end;          // how the endpoint's reads ended
 };
 
-// Writes `size` bytes, closes the given way with `state`, and checks the outcome.
-void check_close(std::size_t size, CloseType type, EndpointState state, const Expected& expected) {
-    const Outcome outcome = write_then_close(size, type, state);
+// Writes `size` bytes, closes the given way with `state`, and checks the outcome. `then`: a second,
+// milder close asked for right after the first, which must change nothing.
+void check_close(std::size_t size, CloseType type, EndpointState state, const Expected& expected,
+                 std::optional<CloseType> then = std::nullopt) {
+    const Outcome outcome = write_then_close(size, type, state, then);
     CHECK(outcome.is_closed_at_once == expected.is_closed_at_once);
     CHECK(outcome.closed_reports == expected.closed_reports);
     if (expected.is_everything_read) {
@@ -154,6 +159,16 @@ TEST_SUITE("proxy/leg") {
     TEST_CASE("flush then reset: every queued byte arrives, then the RST") {
         check_close(more_than_the_kernel_holds, CloseType::flush_then_reset,
                     EndpointState::rst_sent, {false, 1, true, "ECONNRESET"});
+    }
+
+    TEST_CASE("a close now releases the socket at once: the kernel sends what it holds, then FIN") {
+        check_close(more_than_the_kernel_holds, CloseType::close_now, EndpointState::timed_out,
+                    {true, 0, false, "EOF"});
+    }
+
+    TEST_CASE("a milder close asked for during a flush changes nothing: the RST still comes") {
+        check_close(more_than_the_kernel_holds, CloseType::flush_then_reset,
+                    EndpointState::rst_sent, {false, 1, true, "ECONNRESET"}, CloseType::graceful);
     }
 
     TEST_CASE("a reset closes at once: the RST overtakes what was queued") {
