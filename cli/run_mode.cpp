@@ -1,3 +1,5 @@
+// CI mode: the command as a child of the loop, its environment and signals, and the reports
+// written once it ends.
 #include "cli/run_mode.hpp"
 
 #include <fcntl.h>

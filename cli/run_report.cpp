@@ -1,3 +1,4 @@
+// The run summary as a table, JSON and JUnit XML, and the check of each [[expect]] entry.
 #include "cli/run_report.hpp"
 
 #include <fmt/format.h>

@@ -1,3 +1,4 @@
+// Column widths and padding for the tables that ctl and CI mode print.
 #include "cli/table.hpp"
 
 #include <algorithm>

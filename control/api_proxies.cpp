@@ -1,0 +1,293 @@
+// The handlers of Toxiproxy's routes: proxies and their toxics (faultline's rules), populate and
+// reset. Each change is a new configuration applied through ControlPlane.
+#include <algorithm>
+#include <optional>
+
+#include "control/api.hpp"
+#include "control/json_answers.hpp"
+#include "rules/rule.hpp"
+
+namespace faultline::control {
+namespace {
+
+using nlohmann::json;
+
+template <typename Config>
+auto* find_proxy(Config& config, std::string_view name) {
+    auto it = std::find_if(config.proxies.begin(), config.proxies.end(),
+                           [name](const auto& proxy) { return proxy.name == name; });
+    return it == config.proxies.end() ? nullptr : &*it;
+}
+
+template <typename Rules>
+auto find_rule(Rules& rules, std::string_view name) {
+    return std::find_if(rules.begin(), rules.end(),
+                        [name](const auto& rule) { return rule.name == name; });
+}
+
+// A proxy's fields from an API body: name, listen, upstream, enabled. Returns an error message.
+std::optional<std::string> read_proxy_fields(const json& body, rules::ProxyConfig& proxy,
+                                             bool is_create, const std::string& suffix = "") {
+    if (!body.is_object()) return "bad request body: expected an object";
+    if (is_create) {
+        if (!body.contains("name") || !body["name"].is_string() ||
+            body["name"].get<std::string>().empty()) {
+            return "missing required field: name" + suffix;
+        }
+        proxy.name = body["name"].get<std::string>();
+        if (!rules::is_valid_name(proxy.name)) {
+            return "invalid name '" + proxy.name + "'; " + std::string(rules::valid_name_hint);
+        }
+        if (!body.contains("upstream") || !body["upstream"].is_string() ||
+            body["upstream"].get<std::string>().empty()) {
+            return "missing required field: upstream" + suffix;
+        }
+        proxy.listen = {"0.0.0.0", 0};  // Toxiproxy: all interfaces, a free port
+    }
+    if (body.contains("listen") && !body["listen"].is_null()) {
+        if (!body["listen"].is_string()) return "bad request body: listen must be a string";
+        auto parsed = rules::parse_listen_endpoint(body["listen"].get<std::string>());
+        if (!parsed.endpoint) return "bad request body: listen: " + parsed.error;
+        proxy.listen = *parsed.endpoint;
+    }
+    if (body.contains("upstream") && !body["upstream"].is_null()) {
+        if (!body["upstream"].is_string()) return "bad request body: upstream must be a string";
+        auto parsed = rules::parse_endpoint(body["upstream"].get<std::string>());
+        if (!parsed.endpoint) return "bad request body: upstream: " + parsed.error;
+        proxy.upstream = *parsed.endpoint;
+    }
+    if (body.contains("enabled") && !body["enabled"].is_null()) {
+        if (!body["enabled"].is_boolean()) return "bad request body: enabled must be a boolean";
+        proxy.enabled = body["enabled"].get<bool>();
+    }
+    return std::nullopt;
+}
+
+// A toxic parse error as Toxiproxy words it.
+HttpResponse toxic_error(const std::vector<std::string>& errors) {
+    for (const auto& error : errors) {
+        if (error.starts_with("stream was invalid")) return error_response(400, error);
+        if (error.starts_with("invalid toxic type")) return error_response(400, error);
+    }
+    std::string joined;
+    for (const auto& error : errors)
+        joined += (joined.empty() ? "" : "; ") + error;
+    return error_response(400, "bad request body: " + joined);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Toxiproxy's proxies.
+
+nlohmann::ordered_json Api::proxy_json(const rules::ProxyConfig& proxy) const {
+    std::string listen = plane_.listen_address(proxy.name);
+    if (listen.empty()) {
+        auto given = listen_as_given_.find(proxy.name);
+        bool is_given = given != listen_as_given_.end() && given->second.first == proxy.listen;
+        listen = is_given ? given->second.second : proxy.listen.text();
+    }
+    auto toxics = nlohmann::ordered_json::array();
+    for (auto stream : {faults::Stream::upstream, faults::Stream::downstream}) {
+        for (const auto& rule : proxy.rules) {
+            if (rule.stream == stream) toxics.push_back(rules::rule_to_json(rule));
+        }
+    }
+    return {{"name", proxy.name},
+            {"listen", listen},
+            {"upstream", proxy.upstream.text()},
+            {"enabled", proxy.enabled},
+            {"toxics", toxics}};
+}
+
+void Api::remember_listen(const json& body, const rules::ProxyConfig& proxy) {
+    if (body.contains("listen") && body["listen"].is_string()) {
+        listen_as_given_[proxy.name] = {proxy.listen, body["listen"].get<std::string>()};
+    }
+}
+
+HttpResponse Api::list_proxies(const RoutedRequest&) {
+    nlohmann::ordered_json body = nlohmann::ordered_json::object();
+    for (const auto& proxy : plane_.config().proxies)
+        body[proxy.name] = proxy_json(proxy);
+    return json_response(200, body);
+}
+
+HttpResponse Api::create_proxy(const RoutedRequest& request) {
+    HttpResponse error;
+    auto body = body_of(request.http, error);
+    if (!body) return error;
+    rules::ProxyConfig proxy;
+    proxy.settings = plane_.config().defaults;
+    if (auto problem = read_proxy_fields(*body, proxy, true)) return error_response(400, *problem);
+    if (find_proxy(plane_.config(), proxy.name)) return error_response(409, "proxy already exists");
+    rules::Config config = plane_.config();
+    config.proxies.push_back(proxy);
+    if (auto failure = plane_.apply(std::move(config))) return error_response(500, *failure);
+    remember_listen(*body, proxy);
+    return json_response(201, proxy_json(*find_proxy(plane_.config(), proxy.name)));
+}
+
+HttpResponse Api::get_proxy(const RoutedRequest& request) {
+    const auto* proxy = find_proxy(plane_.config(), request.parameter("proxy"));
+    if (!proxy) return error_response(404, "proxy not found");
+    return json_response(200, proxy_json(*proxy));
+}
+
+HttpResponse Api::update_proxy(const RoutedRequest& request) {
+    const std::string& name = request.parameter("proxy");
+    rules::Config config = plane_.config();
+    rules::ProxyConfig* proxy = find_proxy(config, name);
+    if (!proxy) return error_response(404, "proxy not found");
+    HttpResponse error;
+    auto body = body_of(request.http, error);
+    if (!body) return error;
+    if (auto problem = read_proxy_fields(*body, *proxy, false)) {
+        return error_response(400, *problem);
+    }
+    rules::ProxyConfig updated = *proxy;
+    if (auto failure = plane_.apply(std::move(config))) return error_response(500, *failure);
+    remember_listen(*body, updated);
+    return json_response(200, proxy_json(*find_proxy(plane_.config(), name)));
+}
+
+HttpResponse Api::delete_proxy(const RoutedRequest& request) {
+    const std::string& name = request.parameter("proxy");
+    rules::Config config = plane_.config();
+    if (!find_proxy(config, name)) return error_response(404, "proxy not found");
+    std::erase_if(config.proxies, [&](const auto& proxy) { return proxy.name == name; });
+    (void)plane_.apply(std::move(config));
+    listen_as_given_.erase(name);
+    return no_content();
+}
+
+HttpResponse Api::reset(const RoutedRequest&) {
+    rules::Config config = plane_.config();
+    for (auto& proxy : config.proxies) {
+        proxy.enabled = true;
+        proxy.rules.clear();
+    }
+    if (auto error = plane_.apply(std::move(config))) return error_response(500, *error);
+    return no_content();
+}
+
+HttpResponse Api::populate(const RoutedRequest& request) {
+    HttpResponse error;
+    auto body = body_of(request.http, error);
+    if (!body) return error;
+    if (!body->is_array()) return error_response(400, "bad request body: expected an array");
+    // Every entry is checked before anything changes.
+    std::vector<rules::ProxyConfig> wanted;
+    for (std::size_t i = 0; i < body->size(); ++i) {
+        rules::ProxyConfig proxy;
+        proxy.settings = plane_.config().defaults;
+        if (auto problem =
+                read_proxy_fields((*body)[i], proxy, true, " at proxy " + std::to_string(i + 1))) {
+            return error_response(400, *problem);
+        }
+        wanted.push_back(std::move(proxy));
+    }
+    // As Toxiproxy does, entries are applied in order and the first listen failure stops the
+    // rest: the answer is then a 500 that also lists the proxies done so far.
+    auto done = nlohmann::ordered_json::array();
+    for (const auto& proxy : wanted) {
+        rules::Config config = plane_.config();
+        rules::ProxyConfig* existing = find_proxy(config, proxy.name);
+        bool is_unchanged =
+            existing && existing->listen == proxy.listen && existing->upstream == proxy.upstream;
+        if (!is_unchanged) {  // an unchanged one is kept as it is, with its toxics and state
+            if (existing) {
+                *existing = proxy;
+            } else {
+                config.proxies.push_back(proxy);
+            }
+            if (auto failure = plane_.apply(std::move(config))) {
+                return json_response(500,
+                                     {{"error", *failure}, {"status", 500}, {"proxies", done}});
+            }
+            remember_listen((*body)[done.size()], proxy);
+        }
+        done.push_back(proxy_json(*find_proxy(plane_.config(), proxy.name)));
+    }
+    return json_response(201, {{"proxies", done}});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Toxiproxy's toxics: faultline's rules.
+
+template <typename Change>
+HttpResponse Api::change_toxics(const RoutedRequest& request, Change change) {
+    rules::Config config = plane_.config();
+    rules::ProxyConfig* proxy = find_proxy(config, request.parameter("proxy"));
+    if (!proxy) return error_response(404, "proxy not found");
+    HttpResponse response = change(proxy->rules);
+    if (response.status >= 400) return response;
+    if (auto failure = plane_.apply(std::move(config))) return error_response(500, *failure);
+    return response;
+}
+
+HttpResponse Api::list_toxics(const RoutedRequest& request) {
+    const auto* proxy = find_proxy(plane_.config(), request.parameter("proxy"));
+    if (!proxy) return error_response(404, "proxy not found");
+    return json_response(200, proxy_json(*proxy)["toxics"]);
+}
+
+HttpResponse Api::create_toxic(const RoutedRequest& request) {
+    return change_toxics(request, [&](std::vector<rules::Rule>& rules) {
+        HttpResponse error;
+        auto body = body_of(request.http, error);
+        if (!body) return error;
+        auto parsed = rules::parse_rule_json(*body);
+        if (!parsed.rule) return toxic_error(parsed.errors);
+        if (find_rule(rules, parsed.rule->name) != rules.end()) {
+            return error_response(409, "toxic already exists");
+        }
+        rules.push_back(*parsed.rule);
+        return json_response(200, rules::rule_to_json(rules.back()));
+    });
+}
+
+HttpResponse Api::get_toxic(const RoutedRequest& request) {
+    const auto* proxy = find_proxy(plane_.config(), request.parameter("proxy"));
+    if (!proxy) return error_response(404, "proxy not found");
+    auto rule = find_rule(proxy->rules, request.parameter("toxic"));
+    if (rule == proxy->rules.end()) return error_response(404, "toxic not found");
+    return json_response(200, rules::rule_to_json(*rule));
+}
+
+HttpResponse Api::update_toxic(const RoutedRequest& request) {
+    return change_toxics(request, [&](std::vector<rules::Rule>& rules) {
+        auto rule = find_rule(rules, request.parameter("toxic"));
+        if (rule == rules.end()) return error_response(404, "toxic not found");
+        HttpResponse error;
+        auto body = body_of(request.http, error);
+        if (!body) return error;
+        if (!body->is_object()) return error_response(400, "bad request body: expected an object");
+        // An update merges the attributes it names and keeps what it leaves out; name, type and
+        // stream cannot change.
+        json merged = rules::rule_to_json(*rule);
+        if (body->contains("attributes") && (*body)["attributes"].is_object()) {
+            for (const auto& [key, value] : (*body)["attributes"].items()) {
+                merged["attributes"][key] = value;
+            }
+        }
+        for (const char* key : {"toxicity", "enabled", "match"}) {
+            if (body->contains(key) && !(*body)[key].is_null()) merged[key] = (*body)[key];
+        }
+        auto parsed = rules::parse_rule_json(merged);
+        if (!parsed.rule) return toxic_error(parsed.errors);
+        *rule = *parsed.rule;
+        return json_response(200, rules::rule_to_json(*rule));
+    });
+}
+
+HttpResponse Api::delete_toxic(const RoutedRequest& request) {
+    return change_toxics(request, [&](std::vector<rules::Rule>& rules) {
+        auto rule = find_rule(rules, request.parameter("toxic"));
+        if (rule == rules.end()) return error_response(404, "toxic not found");
+        rules.erase(rule);
+        return no_content();
+    });
+}
+
+}  // namespace faultline::control
