@@ -39,13 +39,13 @@ struct MatchCondition {
 };
 
 // Every condition, in the order messages and written files list them.
-inline constexpr std::array<MatchCondition, 5> match_conditions{{
+inline constexpr auto match_conditions = std::to_array<MatchCondition>({
     {"clients", &Match::clients},
     {"after_bytes", &Match::after_bytes, 0},
     {"after", &Match::after},
     {"first", &Match::first, 1},
     {"every", &Match::every, 1},
-}};
+});
 
 // The conditions' keys, for the check of unknown keys.
 inline constexpr auto match_keys = [] {

@@ -114,18 +114,16 @@ TEST_SUITE("control/api_server") {
     TEST_CASE(
         "a request that stalls halfway gets 408; an idle keep-alive connection is closed "
         "quietly") {
-        Served served;
-        MemorySocket& stalled = served.socket;
-        auto& half = served.connection;
-        half->on_data("GET /slow HTTP/1.1\r\nHost: 127.0.0.1");
-        half->on_timer();
-        CHECK(stalled.output().starts_with("HTTP/1.1 408"));
-        half->on_written(true);
-        CHECK(stalled.is_shut_down);  // the answer, then FIN, then a bounded linger
-        CHECK(stalled.timer == ApiServer::linger_timeout);
+        Served stalled;
+        stalled.connection->on_data("GET /slow HTTP/1.1\r\nHost: 127.0.0.1");
+        stalled.connection->on_timer();
+        CHECK(stalled.socket.output().starts_with("HTTP/1.1 408"));
+        stalled.connection->on_written(true);
+        CHECK(stalled.socket.is_shut_down);  // the answer, then FIN, then a bounded linger
+        CHECK(stalled.socket.timer == ApiServer::linger_timeout);
 
         MemorySocket idle;
-        auto quiet = served.server.open(idle);
+        auto quiet = stalled.server.open(idle);
         quiet->on_timer();
         CHECK(idle.written.empty());
         CHECK(idle.is_closed);
