@@ -104,22 +104,17 @@ ApiClient::Answer ApiClient::request(std::string_view method, const std::string&
     return {status, std::move(reply)};
 }
 
-namespace {
-
-// The answer's JSON, or Failure with the API's error message.
-nlohmann::json checked(const ApiClient::Answer& answer) {
+nlohmann::json ApiClient::checked(const Answer& answer) {
     auto body =
         answer.body.empty() ? nlohmann::json() : nlohmann::json::parse(answer.body, nullptr, false);
     if (answer.status >= 400) {
         if (body.is_object() && body.contains("error")) {
-            throw ApiClient::Failure(body["error"].get<std::string>());
+            throw Failure(body["error"].get<std::string>());
         }
-        throw ApiClient::Failure("HTTP " + std::to_string(answer.status));
+        throw Failure("HTTP " + std::to_string(answer.status));
     }
     return body;
 }
-
-}  // namespace
 
 nlohmann::json ApiClient::call(std::string_view method, const std::string& path,
                                const std::string& body) const {

@@ -33,6 +33,8 @@ class ApiClient {
     // The answer's JSON; Failure with the API's error message when it is an error.
     [[nodiscard]] nlohmann::json call(std::string_view method, const std::string& path,
                                       const std::string& body = {}) const;
+    // An answer's JSON, or Failure with the API's error message when the status is an error.
+    [[nodiscard]] static nlohmann::json checked(const Answer& answer);
     // An answer that streams lines (GET /events?follow=1): `on_open` once the answer has started,
     // then each line to `on_line` as it arrives, until the API closes the stream. Failure when
     // the answer is an error.

@@ -293,7 +293,7 @@ int events(const Ctl& ctl) {
 
 int metrics(const Ctl& ctl) {
     ApiClient::Answer answer = ctl.api.request("GET", "/metrics");
-    if (answer.status != 200) (void)ctl.api.call("GET", "/metrics");
+    if (answer.status != 200) (void)ApiClient::checked(answer);
     std::cout << answer.body;
     return 0;
 }
