@@ -54,7 +54,7 @@ void App::run() {
 }
 
 void App::start() {
-    runtime_->on_record = [this](const nlohmann::ordered_json& record) { on_record(record); };
+    runtime_->on_record = [this](nlohmann::ordered_json record) { on_record(std::move(record)); };
     if (is_api_served_) start_api();
     for (const auto& proxy_config : config_.proxies) {
         auto proxy = std::make_unique<proxy::Proxy>(*runtime_, proxy_config);
@@ -89,15 +89,18 @@ void App::start_api() {
         [this](const control::HttpRequest& request) { return api_->handle(request); },
         config_.api.token);
     api_listener_ = std::make_unique<ApiListener>(*runtime_, *api_server_);
-    events_.on_publish = [this](const std::string& line) { api_server_->broadcast(line); };
+    // A record is written out as a line only for the clients that follow the stream.
+    events_.on_publish = [this](const nlohmann::ordered_json& record) {
+        if (api_server_->has_followers()) api_server_->broadcast(record.dump() + "\n");
+    };
     if (int err = api_listener_->start(config_.api.listen); err != 0) {
         throw StartupError("api: listen on " + config_.api.listen.text() +
                            " failed: " + proxy::uv_error_text(err));
     }
 }
 
-void App::on_record(const nlohmann::ordered_json& record) {
-    events_.publish(record);
+void App::on_record(nlohmann::ordered_json record) {
+    events_.publish(std::move(record));
     // Draining: the session that wrote this record is gone once the loop turns.
     if (drain_timer_) {
         runtime_->defer([this] {

@@ -69,6 +69,9 @@ class App final : public control::ControlPlane {
     [[nodiscard]] std::optional<std::string> apply(rules::Config config) override;
     [[nodiscard]] std::string listen_address(std::string_view proxy) const override;
     [[nodiscard]] std::vector<control::ConnectionInfo> connections() const override;
+    [[nodiscard]] std::size_t connection_count() const override {
+        return runtime_->sessions().size();
+    }
     bool kill(std::uint64_t id) override;
     [[nodiscard]] const teardown::Counters& counters() const override;
     [[nodiscard]] const std::vector<std::string>& reload_errors() const override {
@@ -86,7 +89,7 @@ class App final : public control::ControlPlane {
     // Throws StartupError when a proxy that should listen cannot (it stays, not listening).
     void apply_difference(rules::Config config);
     [[nodiscard]] const proxy::Proxy* find_proxy(std::string_view name) const;
-    void on_record(const nlohmann::ordered_json& record);
+    void on_record(nlohmann::ordered_json record);
     void shutdown(std::string_view cause);
 
     rules::Config config_;

@@ -95,7 +95,7 @@ HttpResponse Api::version(const RoutedRequest&) {
 HttpResponse Api::health(const RoutedRequest&) {
     nlohmann::ordered_json health{{"status", "ok"},
                                   {"proxies", plane_.config().proxies.size()},
-                                  {"connections", plane_.connections().size()}};
+                                  {"connections", plane_.connection_count()}};
     if (!plane_.reload_errors().empty()) health["last_reload_errors"] = plane_.reload_errors();
     return json_response(200, health);
 }

@@ -140,6 +140,11 @@ std::size_t ApiServer::follower_count() const {
                       [](const ApiConnection* connection) { return connection->is_follower(); }));
 }
 
+bool ApiServer::has_followers() const {
+    return std::any_of(connections_.begin(), connections_.end(),
+                       [](const ApiConnection* connection) { return connection->is_follower(); });
+}
+
 void ApiServer::broadcast(const std::string& line) {
     std::vector<ApiConnection*> followers;
     for (ApiConnection* connection : connections_) {

@@ -105,6 +105,7 @@ class ApiServer {
     [[nodiscard]] std::unique_ptr<ApiConnection> open(ApiSocket& socket);
     // Sends a line to every connection that follows the event stream.
     void broadcast(const std::string& line);
+    [[nodiscard]] bool has_followers() const;
 
   private:
     friend class ApiConnection;

@@ -4,6 +4,7 @@
 // nothing in control/ knows sockets, sessions or the event loop.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -40,6 +41,7 @@ class ControlPlane {
     // The address a proxy listens on ("127.0.0.1:40123"); empty when it does not listen.
     [[nodiscard]] virtual std::string listen_address(std::string_view proxy) const = 0;
     [[nodiscard]] virtual std::vector<ConnectionInfo> connections() const = 0;
+    [[nodiscard]] virtual std::size_t connection_count() const = 0;
     // Ends one live connection (Xlate Clear); false when there is none with that id.
     virtual bool kill(std::uint64_t id) = 0;
     [[nodiscard]] virtual const teardown::Counters& counters() const = 0;

@@ -3,9 +3,9 @@
 
 namespace faultline::control {
 
-void EventLog::publish(const nlohmann::ordered_json& record) {
-    if (on_publish) on_publish(record.dump() + "\n");
-    recent_.push_back(record);
+void EventLog::publish(nlohmann::ordered_json record) {
+    if (on_publish) on_publish(record);
+    recent_.push_back(std::move(record));
     if (recent_.size() > recent_limit) recent_.pop_front();
 }
 

@@ -13,13 +13,13 @@ class EventLog {
   public:
     static constexpr std::size_t recent_limit = 1000;
 
-    // A new record: kept among the recent ones and passed to `on_publish`.
-    void publish(const nlohmann::ordered_json& record);
+    // A new record: passed to `on_publish`, then kept among the recent ones.
+    void publish(nlohmann::ordered_json record);
     // The latest records, oldest first (at most recent_limit).
     [[nodiscard]] const std::deque<nlohmann::ordered_json>& recent() const { return recent_; }
 
-    // Called with each published record as one line of JSON, newline included.
-    std::function<void(const std::string& line)> on_publish;
+    // Called with each published record.
+    std::function<void(const nlohmann::ordered_json& record)> on_publish;
 
   private:
     std::deque<nlohmann::ordered_json> recent_;

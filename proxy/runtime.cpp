@@ -53,7 +53,7 @@ void Runtime::record(const teardown::TeardownRecord& record) {
     auto json = teardown::to_json(record);
     teardown::log_event(teardown::LogLevel::info, json, teardown::to_text(record));
     counters_.count(record);
-    if (on_record) on_record(json);
+    if (on_record) on_record(std::move(json));
 }
 
 void Runtime::retire(Session& session) {

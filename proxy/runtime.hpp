@@ -84,7 +84,7 @@ class Runtime {
     void restore_reserve_descriptor();
 
     // Called with every teardown record as it is written (the API's event stream).
-    std::function<void(const nlohmann::ordered_json&)> on_record;
+    std::function<void(nlohmann::ordered_json)> on_record;
 
     // Counters for GET /metrics.
     [[nodiscard]] const teardown::Counters& counters() const { return counters_; }

@@ -75,8 +75,7 @@ void Session::update_backpressure(faults::Stream stream) {
 void Session::on_leg_written(Leg& to) {
     if (state_ != State::open) return;
     note_activity();
-    update_backpressure(to.side() == Side::server ? faults::Stream::upstream
-                                                  : faults::Stream::downstream);
+    update_backpressure(stream_from(other(to)));
 }
 
 void Session::on_leg_eof(Leg& from) {
