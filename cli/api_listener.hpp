@@ -1,9 +1,13 @@
 // The control API's sockets on the event loop: the listener and one libuv TCP handle and timer
-// per client connection, feeding control::ApiServer, which decides everything else.
+// per client connection, feeding control::ApiServer, which decides everything else. The listener
+// accepts by itself, with a descriptor in reserve: when the process has no descriptor left, the
+// reserve one takes the next API connection, so that an operator can still see what is going on
+// (libuv's own listener would accept and close such connections unanswered).
 #pragma once
 
 #include <uv.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -30,13 +34,28 @@ class ApiListener {
   private:
     class Socket;
 
-    static void on_connection(uv_stream_t* server, int status);
+    // How long accepting pauses when there is no descriptor, not even the reserve one.
+    static constexpr std::uint64_t accept_pause_ms = 100;
+
+    static void on_acceptable(uv_poll_t* handle, int status, int events);
+    static void on_resume(uv_timer_t* handle);
+    // Runs each turn of the loop while requests wait for the server's budget.
+    static void on_turn(uv_idle_t* handle);
+    void accept_pending();
+    // Accepts one connection into the reserve descriptor's place; -errno when it fails.
+    int accept_with_reserve();
+    void open_connection(int fd, bool is_on_reserve);
+    void pause_accepting();
     // Frees a closed socket after the current round of callbacks.
     void retire(Socket& socket);
 
     proxy::Runtime& runtime_;
     control::ApiServer& server_;
-    proxy::UvHandle<uv_tcp_t> listener_;
+    int listen_fd_ = -1;
+    int reserve_fd_ = -1;  // lent to an API connection when the process has no other
+    proxy::UvHandle<uv_poll_t> acceptor_;
+    proxy::UvHandle<uv_timer_t> resume_timer_;
+    proxy::UvHandle<uv_idle_t> turn_;
     std::unordered_map<Socket*, std::unique_ptr<Socket>> sockets_;
 };
 

@@ -27,6 +27,7 @@ App::~App() {
     watcher_.reset();
     signals_.clear();
     drain_timer_.close();
+    lag_timer_.close();
     if (runtime_) runtime_->close();
     while (uv_run(&loop_, UV_RUN_DEFAULT) != 0) {
     }
@@ -79,6 +80,7 @@ void App::start() {
         (void)uv_signal_start(handle.get(), on_signal, signum);
         signals_.push_back(std::move(handle));
     }
+    start_lag_timer();
     teardown::log_event(LogLevel::info, {{"event", "ready"}, {"version", FAULTLINE_VERSION}});
     if (on_ready) on_ready();
 }
@@ -107,6 +109,28 @@ void App::on_record(nlohmann::ordered_json record) {
             if (runtime_->sessions().empty()) shutdown(drain_cause_);
         });
     }
+}
+
+void App::start_lag_timer() {
+    lag_timer_ = UvHandle<uv_timer_t>(this);
+    if (uv_timer_init(&loop_, lag_timer_.get()) != 0) return;
+    lag_timer_.mark_initialised();
+    uv_unref(lag_timer_.base());  // it never keeps the loop running by itself
+    lag_timer_due_ns_ = uv_hrtime() + lag_interval_ms * 1'000'000;
+    (void)uv_timer_start(lag_timer_.get(), on_lag_timer, lag_interval_ms, lag_interval_ms);
+}
+
+// A repeating timer is due again lag_interval_ms after it ran; whatever it fires later than that
+// is time the loop spent elsewhere, in one callback or many.
+void App::on_lag_timer(uv_timer_t* handle) {
+    auto* self = static_cast<App*>(handle->data);
+    if (!self) return;
+    std::uint64_t now = uv_hrtime();
+    double late = now > self->lag_timer_due_ns_
+                      ? static_cast<double>(now - self->lag_timer_due_ns_) / 1e9
+                      : 0.0;
+    self->loop_lag_.record(late, now / 1'000'000);
+    self->lag_timer_due_ns_ = now + lag_interval_ms * 1'000'000;
 }
 
 void App::on_signal(uv_signal_t* handle, int signum) {
@@ -291,6 +315,7 @@ void App::shutdown(std::string_view cause) {
     if (is_shutting_down_) return;
     is_shutting_down_ = true;
     drain_timer_.close();
+    lag_timer_.close();
     teardown::log_event(LogLevel::info, {{"event", "shutdown"},
                                          {"cause", cause},
                                          {"live_connections", runtime_->sessions().size()}});

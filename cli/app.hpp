@@ -22,6 +22,7 @@
 #include "control/api_server.hpp"
 #include "control/control_plane.hpp"
 #include "control/events.hpp"
+#include "control/loop_lag.hpp"
 #include "proxy/proxy.hpp"
 #include "proxy/runtime.hpp"
 #include "proxy/session.hpp"
@@ -77,10 +78,16 @@ class App final : public control::ControlPlane {
     [[nodiscard]] const std::vector<std::string>& reload_errors() const override {
         return reload_errors_;
     }
+    [[nodiscard]] const control::LoopLag& loop_lag() const override { return loop_lag_; }
+
+    // How often the loop's lag is sampled.
+    static constexpr std::uint64_t lag_interval_ms = 50;
 
   private:
     static void on_signal(uv_signal_t* handle, int signum);
     static void on_drain_timer(uv_timer_t* handle);
+    static void on_lag_timer(uv_timer_t* handle);
+    void start_lag_timer();
     void start();
     void start_api();
     void reload(std::string_view trigger);
@@ -105,6 +112,9 @@ class App final : public control::ControlPlane {
     std::vector<proxy::UvHandle<uv_signal_t>> signals_;
     proxy::UvHandle<uv_timer_t> drain_timer_;  // drain_then_stop: the grace period
     std::string drain_cause_;
+    proxy::UvHandle<uv_timer_t> lag_timer_;  // fires every lag_interval_ms, to see how late
+    std::uint64_t lag_timer_due_ns_ = 0;
+    control::LoopLag loop_lag_;
     std::vector<std::string> reload_errors_;  // shown by /healthz until a reload succeeds
     teardown::Counters final_counters_;
     bool is_api_served_ = true;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <optional>
 
 #include "control/dashboard.hpp"
@@ -93,9 +94,21 @@ HttpResponse Api::version(const RoutedRequest&) {
 }
 
 HttpResponse Api::health(const RoutedRequest&) {
-    nlohmann::ordered_json health{{"status", "ok"},
+    const LoopLag& lag = plane_.loop_lag();
+    auto milliseconds = [](double seconds) { return std::round(seconds * 10000) / 10; };
+    auto problems = nlohmann::ordered_json::array();
+    if (lag.recent_max_seconds() >= LoopLag::degraded_seconds) {
+        problems.push_back("the event loop was blocked for " +
+                           std::to_string(std::lround(lag.recent_max_seconds() * 1000)) +
+                           " ms within the last " + std::to_string(LoopLag::recent_seconds) + " s");
+    }
+    nlohmann::ordered_json health{{"status", problems.empty() ? "ok" : "degraded"},
                                   {"proxies", plane_.config().proxies.size()},
-                                  {"connections", plane_.connection_count()}};
+                                  {"connections", plane_.connection_count()},
+                                  {"loop_lag_ms",
+                                   {{"max", milliseconds(lag.max_seconds())},
+                                    {"recent_max", milliseconds(lag.recent_max_seconds())}}}};
+    if (!problems.empty()) health["problems"] = problems;
     if (!plane_.reload_errors().empty()) health["last_reload_errors"] = plane_.reload_errors();
     return json_response(200, health);
 }
@@ -123,10 +136,7 @@ HttpResponse Api::events(const RoutedRequest& request) {
         stream.is_stream = true;
         return stream;
     }
-    auto list = nlohmann::ordered_json::array();
-    for (const auto& record : events_.recent())
-        list.push_back(record);
-    return json_response(200, list);
+    return {200, events_.recent_text(), "application/json", {}};
 }
 
 HttpResponse Api::config_toml(const RoutedRequest&) {
@@ -140,7 +150,10 @@ HttpResponse Api::metrics(const RoutedRequest&) {
     std::map<std::string, std::uint64_t> open;
     for (const auto& connection : plane_.connections())
         ++open[connection.proxy];
-    return {200, metrics_text(plane_.counters(), proxies, open), "text/plain; version=0.0.4", {}};
+    return {200,
+            metrics_text(plane_.counters(), proxies, open, plane_.loop_lag()),
+            "text/plain; version=0.0.4",
+            {}};
 }
 
 }  // namespace faultline::control

@@ -2,6 +2,7 @@
 #include "control/api_server.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 #include "teardown/log.hpp"
 
@@ -11,33 +12,49 @@ namespace faultline::control {
 // One connection.
 
 ApiConnection::ApiConnection(ApiServer& server, ApiSocket& socket)
-    : server_(server), socket_(socket) {
+    : server_(server), socket_(socket), idle_since_(server.turn_) {
     server_.connections_.insert(this);
     socket_.start_timer(ApiServer::request_timeout);
 }
 
 ApiConnection::~ApiConnection() {
-    server_.connections_.erase(this);
+    on_closed();
 }
 
+// Requests are answered one at a time: the next waits until the answer before it is written. A
+// client that pipelines requests and does not read the answers then holds one answer, and costs
+// one answer's work per turn of the loop, however many requests it sent.
 void ApiConnection::on_data(std::string_view bytes) {
     // Input after the last answer, or from a follower of the stream, is discarded.
     if (is_closed_ || is_closing_after_writes_ || is_follower_) return;
-    auto state = parser_.feed(bytes);
-    while (state == HttpParser::State::complete && !is_closing_after_writes_ && !is_closed_) {
+    answer(parser_.feed(bytes));
+}
+
+void ApiConnection::answer(HttpParser::State state) {
+    if (state == HttpParser::State::complete) {
         HttpRequest request = parser_.take();
+        if (server_.spent_ >= ApiServer::turn_budget) {
+            kept_ = std::move(request);
+            socket_.stop_reading();
+            server_.wait(*this);
+            return;
+        }
         respond(server_.dispatch(request), request.keep_alive);
-        state = parser_.feed({});
-    }
-    if (state == HttpParser::State::failed && !is_closing_after_writes_ && !is_closed_) {
+    } else if (state == HttpParser::State::failed) {
         respond(error_response(parser_.error_status(), parser_.error_message()), false);
     }
 }
 
+void ApiConnection::answer_kept() {
+    if (!kept_ || is_closed_) return;
+    HttpRequest request = std::move(*kept_);
+    kept_.reset();
+    respond(server_.dispatch(request), request.keep_alive);
+}
+
 void ApiConnection::on_eof() {
-    if (pending_writes_ > 0 && !is_follower_) {
-        has_eof_ = true;  // a half-close after the request: answer, then close
-        is_closing_after_writes_ = true;
+    if (pending_writes_ > 0 && !is_follower_ && !is_closing_after_writes_) {
+        has_eof_ = true;  // a half-close after the requests: answer them, then close
     } else {
         close();
     }
@@ -49,18 +66,27 @@ void ApiConnection::on_error() {
 
 void ApiConnection::respond(const HttpResponse& response, bool keep_alive) {
     if (response.is_stream) {
+        if (server_.followers_ >= ApiServer::max_followers) {
+            respond(error_response(503, "too many clients follow the event stream (at most " +
+                                            std::to_string(ApiServer::max_followers) + ")"),
+                    false);
+            return;
+        }
         // The head now, lines later; the connection ends when the client closes it.
         if (!write(serialize(response, false))) return;
         is_follower_ = true;
+        ++server_.followers_;
         socket_.stop_timer();
         teardown::log_event(teardown::LogLevel::debug,
-                            {{"event", "api_follower"}, {"followers", server_.follower_count()}});
+                            {{"event", "api_follower"}, {"followers", server_.followers_}});
         return;
     }
-    if (!write(serialize(response, keep_alive))) return;
+    std::string bytes = serialize(response, keep_alive);
+    server_.spent_ += std::max(bytes.size(), ApiServer::answer_cost);
+    if (!write(std::move(bytes))) return;
     if (!keep_alive) is_closing_after_writes_ = true;
-    // A client that sends requests without reading the answers must not make answers pile up:
-    // read nothing more until they are written. The request timer keeps running meanwhile.
+    // Nothing more is read, nor answered, until this answer is written. The request timer keeps
+    // running meanwhile: a client that reads no answer is closed when it fires.
     socket_.stop_reading();
 }
 
@@ -80,13 +106,21 @@ void ApiConnection::on_written(bool is_ok) {
         if (!is_ok) close();
         return;
     }
-    if (is_ok && !has_eof_ && is_closing_after_writes_) {
-        linger();
-    } else if (is_ok && !has_eof_ && socket_.start_reading()) {
-        socket_.start_timer(ApiServer::request_timeout);
-    } else {
-        close();
+    idle_since_ = ++server_.turn_;
+    if (!is_ok || (is_closing_after_writes_ && has_eof_)) return close();
+    if (is_closing_after_writes_) return linger();
+    // The next request may have arrived with this one.
+    if (parser_.has_buffered_input()) {
+        auto state = parser_.feed({});
+        if (state != HttpParser::State::incomplete) return answer(state);
     }
+    if (has_eof_) return close();
+    if (socket_.start_reading()) socket_.start_timer(ApiServer::request_timeout);
+}
+
+bool ApiConnection::is_idle() const {
+    return !is_closed_ && !is_follower_ && !is_refused_ && !is_closing_after_writes_ && !kept_ &&
+           pending_writes_ == 0 && !parser_.has_buffered_input() && !parser_.is_mid_request();
 }
 
 // Closing a socket with unread input makes the kernel send RST, which can overtake the answer
@@ -119,8 +153,12 @@ void ApiConnection::close() {
 }
 
 void ApiConnection::on_closed() {
+    if (is_closed_) return;
     is_closed_ = true;
     server_.connections_.erase(this);
+    if (kept_) std::erase(server_.waiting_, this);
+    if (is_follower_) --server_.followers_;
+    if (is_refused_) --server_.refused_;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -130,19 +168,49 @@ ApiServer::ApiServer(Handler handler, std::optional<std::string> token)
     : handler_(std::move(handler)), token_(std::move(token)) {}
 
 std::unique_ptr<ApiConnection> ApiServer::open(ApiSocket& socket) {
-    if (connections_.size() >= max_connections) return nullptr;
-    return std::make_unique<ApiConnection>(*this, socket);
+    bool is_full = client_count() >= max_clients && !close_longest_idle();
+    if (is_full && refused_ >= max_refused) return nullptr;
+    auto connection = std::make_unique<ApiConnection>(*this, socket);
+    if (is_full) {
+        // Told why rather than closed unanswered; its request is read and discarded meanwhile.
+        connection->is_refused_ = true;
+        ++refused_;
+        teardown::log_event(teardown::LogLevel::warn,
+                            {{"event", "api_full"}, {"clients", client_count()}});
+        connection->respond(error_response(503, "too many API connections (at most " +
+                                                    std::to_string(max_clients) + ")"),
+                            false);
+    }
+    return connection;
 }
 
-std::size_t ApiServer::follower_count() const {
-    return static_cast<std::size_t>(
-        std::count_if(connections_.begin(), connections_.end(),
-                      [](const ApiConnection* connection) { return connection->is_follower(); }));
+bool ApiServer::close_longest_idle() {
+    ApiConnection* longest = nullptr;
+    for (ApiConnection* connection : connections_) {
+        if (connection->is_idle() && (!longest || connection->idle_since_ < longest->idle_since_))
+            longest = connection;
+    }
+    if (!longest) return false;
+    longest->close();
+    return true;
+}
+
+void ApiServer::wait(ApiConnection& connection) {
+    waiting_.push_back(&connection);
+    if (waiting_.size() == 1 && on_waiting) on_waiting();
+}
+
+void ApiServer::next_turn() {
+    spent_ = 0;
+    while (!waiting_.empty() && spent_ < turn_budget) {
+        ApiConnection* connection = waiting_.front();
+        waiting_.pop_front();
+        connection->answer_kept();
+    }
 }
 
 bool ApiServer::has_followers() const {
-    return std::any_of(connections_.begin(), connections_.end(),
-                       [](const ApiConnection* connection) { return connection->is_follower(); });
+    return followers_ > 0;
 }
 
 void ApiServer::broadcast(const std::string& line) {
@@ -152,6 +220,9 @@ void ApiServer::broadcast(const std::string& line) {
     }
     for (ApiConnection* connection : followers) {
         if (connection->socket().unsent_bytes() > follower_backlog) {
+            teardown::log_event(
+                teardown::LogLevel::warn,
+                {{"event", "api_follower_dropped"}, {"reason", "it does not read the stream"}});
             connection->close();
             continue;
         }
@@ -199,6 +270,19 @@ bool equal_in_constant_time(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+// `Authorization: Bearer <token>`; the scheme's name is case-insensitive (RFC 7235).
+bool ApiServer::is_authorised(const HttpRequest& request) const {
+    std::string_view value = request.header("authorization");
+    constexpr std::string_view scheme = "bearer";
+    if (value.size() <= scheme.size() || value[scheme.size()] != ' ') return false;
+    for (std::size_t i = 0; i < scheme.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(value[i])) != scheme[i]) return false;
+    }
+    std::string_view credentials = value.substr(scheme.size());
+    credentials.remove_prefix(std::min(credentials.find_first_not_of(' '), credentials.size()));
+    return equal_in_constant_time(credentials, *token_);
+}
+
 HttpResponse ApiServer::dispatch(const HttpRequest& request) {
     if (!is_own_origin(request)) {
         return error_response(403,
@@ -208,8 +292,7 @@ HttpResponse ApiServer::dispatch(const HttpRequest& request) {
     // The dashboard page holds no data (it asks for the token and sends it with each request),
     // and a browser cannot add a header when it opens a page.
     bool is_page = request.path == "/" && request.method == "GET";
-    if (token_ && !is_page &&
-        !equal_in_constant_time(request.header("authorization"), "Bearer " + *token_)) {
+    if (token_ && !is_page && !is_authorised(request)) {
         HttpResponse response = error_response(401, "missing or wrong bearer token");
         response.headers.emplace_back("WWW-Authenticate", "Bearer");
         return response;

@@ -8,6 +8,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -66,7 +68,14 @@ class ApiConnection {
   private:
     friend class ApiServer;  // broadcast writes to followers and closes the slow ones
 
+    // Answers the request the parser has just completed (or its failure), or keeps it for the
+    // next turn of the loop when this turn's answers are spent.
+    void answer(HttpParser::State state);
+    // The next turn: answers the request kept for it.
+    void answer_kept();
     void respond(const HttpResponse& response, bool keep_alive);
+    // Neither a request nor an answer under way: the connection may be closed to make room.
+    [[nodiscard]] bool is_idle() const;
     bool write(std::string bytes);
     // The answer is out; FIN, then read and discard until the client closes (bounded).
     void linger();
@@ -75,10 +84,13 @@ class ApiConnection {
     ApiServer& server_;
     ApiSocket& socket_;
     HttpParser parser_;
+    std::optional<HttpRequest> kept_;  // waits for the next turn
     std::size_t pending_writes_ = 0;
+    std::uint64_t idle_since_ = 0;  // the server's turn count when the last answer went out
     bool is_closing_after_writes_ = false;
-    bool has_eof_ = false;
+    bool has_eof_ = false;      // answer what has arrived, then close
     bool is_follower_ = false;  // receives published lines until it closes
+    bool is_refused_ = false;   // answered 503 at open: the server was full
     bool is_closed_ = false;
 };
 
@@ -87,9 +99,22 @@ class ApiServer {
     using Handler = std::function<HttpResponse(const HttpRequest&)>;
     static constexpr std::chrono::milliseconds request_timeout{10000};
     static constexpr std::chrono::milliseconds linger_timeout{2000};
-    static constexpr std::size_t max_connections = 128;  // more are closed at once
-    // A follower that has more than this unsent is closed rather than buffered for.
-    static constexpr std::size_t follower_backlog = std::size_t{1024} * 1024;
+    // Clients that are not following the event stream. One more is let in by closing the one
+    // idle the longest; when none is idle, it is answered 503.
+    static constexpr std::size_t max_clients = 512;
+    // Followers have their own places, so that they never take those of other clients; one more
+    // is answered 503.
+    static constexpr std::size_t max_followers = 64;
+    // Beyond both, and beyond this many being told 503, a connection is closed at once.
+    static constexpr std::size_t max_refused = 64;
+    // A follower that has more than this unsent does not read: it is closed rather than
+    // buffered for.
+    static constexpr std::size_t follower_backlog = std::size_t{256} * 1024;
+    // The bytes of answers written in one turn of the event loop, over all connections (each
+    // answer counts at least answer_cost). Requests beyond wait for the next turn, so that API
+    // clients, however many and however fast, delay the proxied bytes by one budget at most.
+    static constexpr std::size_t turn_budget = std::size_t{256} * 1024;
+    static constexpr std::size_t answer_cost = 1024;
 
     ApiServer(Handler handler, std::optional<std::string> token);
     ApiServer(const ApiServer&) = delete;
@@ -107,17 +132,37 @@ class ApiServer {
     void broadcast(const std::string& line);
     [[nodiscard]] bool has_followers() const;
 
+    // A new turn of the event loop: the budget is whole again, and the requests that waited for
+    // it are answered, in the order they came, as far as it goes.
+    void next_turn();
+    // Requests wait for the next turn; the owner of the loop then calls next_turn() soon.
+    [[nodiscard]] bool has_waiting() const { return !waiting_.empty(); }
+    // Called when a request starts waiting while none did.
+    std::function<void()> on_waiting;
+
   private:
     friend class ApiConnection;
 
     [[nodiscard]] HttpResponse dispatch(const HttpRequest& request);
     [[nodiscard]] bool is_own_origin(const HttpRequest& request) const;
-    [[nodiscard]] std::size_t follower_count() const;
+    [[nodiscard]] bool is_authorised(const HttpRequest& request) const;
+    // Keeps `connection` waiting for the next turn.
+    void wait(ApiConnection& connection);
+    // Closes the client connection idle the longest; false when none is idle.
+    bool close_longest_idle();
+    [[nodiscard]] std::size_t client_count() const {
+        return connections_.size() - followers_ - refused_;
+    }
 
     Handler handler_;
     std::optional<std::string> token_;
     std::string address_;
     std::set<ApiConnection*> connections_;
+    std::deque<ApiConnection*> waiting_;  // each with a request kept for the next turn
+    std::size_t spent_ = 0;               // of this turn's budget
+    std::size_t followers_ = 0;
+    std::size_t refused_ = 0;  // connections being answered 503 at open
+    std::uint64_t turn_ = 0;   // counts answers, to order connections by idleness
 };
 
 }  // namespace faultline::control

@@ -1,7 +1,7 @@
 // The one interface through which the control API reaches the running program: the
 // configuration (read it, apply a new one as a difference), the live connections (list, kill),
-// the counters, and the last reload's errors. The composition root (cli/app.hpp) implements it;
-// nothing in control/ knows sockets, sessions or the event loop.
+// the counters, the last reload's errors and the event loop's lag. The composition root
+// (cli/app.hpp) implements it; nothing in control/ knows sockets, sessions or the event loop.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "control/loop_lag.hpp"
 #include "rules/config.hpp"
 #include "teardown/counters.hpp"
 
@@ -47,6 +48,8 @@ class ControlPlane {
     [[nodiscard]] virtual const teardown::Counters& counters() const = 0;
     // The errors of the last reload of the configuration file, until one succeeds.
     [[nodiscard]] virtual const std::vector<std::string>& reload_errors() const = 0;
+    // How late the event loop has been.
+    [[nodiscard]] virtual const LoopLag& loop_lag() const = 0;
 };
 
 }  // namespace faultline::control

@@ -6,6 +6,8 @@
 #include <deque>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 
 namespace faultline::control {
 
@@ -17,12 +19,16 @@ class EventLog {
     void publish(nlohmann::ordered_json record);
     // The latest records, oldest first (at most recent_limit).
     [[nodiscard]] const std::deque<nlohmann::ordered_json>& recent() const { return recent_; }
+    // The same as a JSON array, written once per change however often it is asked for: clients
+    // that poll GET /events cost a copy each, not a serialisation of a thousand records.
+    [[nodiscard]] const std::string& recent_text() const;
 
     // Called with each published record.
     std::function<void(const nlohmann::ordered_json& record)> on_publish;
 
   private:
     std::deque<nlohmann::ordered_json> recent_;
+    mutable std::optional<std::string> recent_text_;  // dropped by each publish
 };
 
 }  // namespace faultline::control

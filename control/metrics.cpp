@@ -1,10 +1,19 @@
 // Prometheus text format (version 0.0.4).
 #include "control/metrics.hpp"
 
+#include <array>
+#include <charconv>
 #include <string_view>
 
 namespace faultline::control {
 namespace {
+
+// Seconds as Prometheus reads them: shortest round-trip form, no locale.
+std::string number(double value) {
+    std::array<char, 32> text{};
+    auto [end, error] = std::to_chars(text.data(), text.data() + text.size(), value);
+    return error == std::errc{} ? std::string(text.data(), end) : std::string("NaN");
+}
 
 class MetricsWriter {
   public:
@@ -13,7 +22,12 @@ class MetricsWriter {
                 std::string(name) + " " + std::string(type) + "\n";
     }
     void line(std::string_view name, const std::string& labels, std::uint64_t value) {
-        out_ += std::string(name) + "{" + labels + "} " + std::to_string(value) + "\n";
+        out_ += std::string(name) + (labels.empty() ? "" : "{" + labels + "}") + " " +
+                std::to_string(value) + "\n";
+    }
+    void line(std::string_view name, const std::string& labels, double value) {
+        out_ += std::string(name) + (labels.empty() ? "" : "{" + labels + "}") + " " +
+                number(value) + "\n";
     }
     [[nodiscard]] std::string take() { return std::move(out_); }
 
@@ -25,11 +39,27 @@ std::string label(std::string_view key, std::string_view value) {
     return std::string(key) + "=\"" + std::string(value) + "\"";
 }
 
+void write_loop_lag(MetricsWriter& out, const LoopLag& lag) {
+    out.family("faultline_loop_lag_seconds", "histogram",
+               "How late the event loop's periodic timer fired: anything that blocks the loop "
+               "delays every proxied byte by as much.");
+    for (std::size_t i = 0; i < LoopLag::bounds.size(); ++i) {
+        out.line("faultline_loop_lag_seconds_bucket", label("le", number(LoopLag::bounds[i])),
+                 lag.cumulative()[i]);
+    }
+    out.line("faultline_loop_lag_seconds_bucket", label("le", "+Inf"), lag.count());
+    out.line("faultline_loop_lag_seconds_sum", std::string(), lag.sum_seconds());
+    out.line("faultline_loop_lag_seconds_count", std::string(), lag.count());
+    out.family("faultline_loop_lag_max_seconds", "gauge",
+               "The event loop's largest lag since start.");
+    out.line("faultline_loop_lag_max_seconds", std::string(), lag.max_seconds());
+}
+
 }  // namespace
 
 std::string metrics_text(const teardown::Counters& counters,
                          const std::vector<std::string>& proxies,
-                         const std::map<std::string, std::uint64_t>& open) {
+                         const std::map<std::string, std::uint64_t>& open, const LoopLag& lag) {
     MetricsWriter out;
     out.family("faultline_connections_open", "gauge", "Connections open now.");
     for (const auto& proxy : proxies) {
@@ -61,6 +91,7 @@ std::string metrics_text(const teardown::Counters& counters,
         out.line("faultline_rule_activations_total",
                  label("proxy", key.first) + "," + label("rule", key.second), value);
     }
+    write_loop_lag(out, lag);
     return out.take();
 }
 

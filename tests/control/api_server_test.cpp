@@ -93,22 +93,94 @@ struct Served {
 
 TEST_SUITE("control/api_server") {
     TEST_CASE(
-        "pipelined requests are answered in turn, and nothing more is read until the "
-        "answers are written") {
+        "pipelined requests are answered one at a time: the next once the answer before it is "
+        "written, and nothing more is read meanwhile") {
         Served served;
         MemorySocket& socket = served.socket;
         auto& connection = served.connection;
         REQUIRE(connection);
         CHECK(socket.timer == ApiServer::request_timeout);
-        connection->on_data(get("/one") + get("/two"));
+        connection->on_data(get("/one") + get("/two") + get("/three"));
+        CHECK(count(socket.output(), "HTTP/1.1 200") == 1);
+        CHECK(socket.output().find("/one") != std::string::npos);
+        CHECK_FALSE(socket.is_reading);
+        connection->on_written(true);
         CHECK(count(socket.output(), "HTTP/1.1 200") == 2);
         CHECK(socket.output().find("/one") < socket.output().find("/two"));
         CHECK_FALSE(socket.is_reading);
         connection->on_written(true);
+        CHECK(count(socket.output(), "HTTP/1.1 200") == 3);
         CHECK_FALSE(socket.is_reading);
         connection->on_written(true);
         CHECK(socket.is_reading);
         CHECK_FALSE(socket.is_closed);
+    }
+
+    TEST_CASE(
+        "once a turn's budget of answers is spent, requests wait for the next turn, in the order "
+        "they came") {
+        const std::string big(ApiServer::turn_budget, 'x');
+        ApiServer server(
+            [&](const HttpRequest& request) -> HttpResponse {
+                return {200, request.path == "/big" ? big : request.path, "text/plain", {}};
+            },
+            std::nullopt);
+        server.set_address("127.0.0.1:8474");
+        int wakes = 0;
+        server.on_waiting = [&] { ++wakes; };
+        MemorySocket first_socket;
+        MemorySocket second_socket;
+        MemorySocket third_socket;
+        auto first = server.open(first_socket);
+        auto second = server.open(second_socket);
+        auto third = server.open(third_socket);
+        first->on_data(get("/big"));
+        second->on_data(get("/second"));
+        third->on_data(get("/third"));
+        CHECK(first_socket.output().starts_with("HTTP/1.1 200"));
+        CHECK(second_socket.written.empty());
+        CHECK_FALSE(second_socket.is_reading);
+        CHECK(third_socket.written.empty());
+        CHECK(wakes == 1);
+        CHECK(server.has_waiting());
+        server.next_turn();
+        CHECK(second_socket.output().find("/second") != std::string::npos);
+        CHECK(third_socket.output().find("/third") != std::string::npos);
+        CHECK_FALSE(server.has_waiting());
+    }
+
+    TEST_CASE("a connection that closes while its request waits is forgotten") {
+        const std::string big(ApiServer::turn_budget, 'x');
+        ApiServer server(
+            [&](const HttpRequest&) -> HttpResponse {
+                return {200, big, "text/plain", {}};
+            },
+            std::nullopt);
+        server.set_address("127.0.0.1:8474");
+        MemorySocket first_socket;
+        MemorySocket second_socket;
+        auto first = server.open(first_socket);
+        auto second = server.open(second_socket);
+        first->on_data(get("/a"));
+        second->on_data(get("/b"));
+        REQUIRE(server.has_waiting());
+        second->on_error();
+        second.reset();
+        CHECK_FALSE(server.has_waiting());
+        server.next_turn();
+    }
+
+    TEST_CASE(
+        "a client that pipelines requests and half-closes gets every answer, then the close") {
+        Served served;
+        served.connection->on_data(get("/one") + get("/two"));
+        served.connection->on_eof();
+        CHECK_FALSE(served.socket.is_closed);
+        served.connection->on_written(true);
+        CHECK(count(served.socket.output(), "HTTP/1.1 200") == 2);
+        CHECK_FALSE(served.socket.is_closed);
+        served.connection->on_written(true);
+        CHECK(served.socket.is_closed);
     }
 
     TEST_CASE(
@@ -201,17 +273,78 @@ TEST_SUITE("control/api_server") {
         CHECK(served.socket.output().find("\"error\":\"boom\"") != std::string::npos);
     }
 
-    TEST_CASE("the server takes at most max_connections at once") {
+    TEST_CASE(
+        "a full server makes room by closing the client idle the longest, and answers 503 when "
+        "none is idle") {
         ApiServer server(echo_path, std::nullopt);
-        std::vector<MemorySocket> sockets(ApiServer::max_connections + 1);
+        server.set_address("127.0.0.1:8474");
+        std::vector<MemorySocket> sockets(ApiServer::max_clients + 2);
         std::vector<std::unique_ptr<ApiConnection>> open;
-        for (std::size_t i = 0; i < ApiServer::max_connections; ++i) {
+        for (std::size_t i = 0; i < ApiServer::max_clients; ++i) {
             open.push_back(server.open(sockets[i]));
             REQUIRE(open.back());
         }
-        CHECK_FALSE(server.open(sockets.back()));
-        open.pop_back();  // one closes: room again
-        CHECK(server.open(sockets.back()));
+        // Every client but the first is halfway through a request: the first is the one idle.
+        for (std::size_t i = 1; i < ApiServer::max_clients; ++i)
+            open[i]->on_data("GET /x HTTP/1.1\r\n");
+        auto extra = server.open(sockets[ApiServer::max_clients]);
+        REQUIRE(extra);
+        CHECK(sockets[0].is_closed);
+        CHECK(sockets[ApiServer::max_clients].written.empty());
+
+        extra->on_data("GET /x HTTP/1.1\r\n");  // busy too: no client is idle now
+        MemorySocket& refused = sockets[ApiServer::max_clients + 1];
+        auto told = server.open(refused);
+        REQUIRE(told);
+        CHECK(refused.output().starts_with("HTTP/1.1 503"));
+        CHECK(refused.output().find("too many API connections") != std::string::npos);
+        for (std::size_t i = 1; i < ApiServer::max_clients; ++i)
+            CHECK_FALSE(sockets[i].is_closed);
+    }
+
+    TEST_CASE("followers have places of their own; one more is answered 503") {
+        ApiServer server(echo_path, std::nullopt);
+        server.set_address("127.0.0.1:8474");
+        std::vector<MemorySocket> sockets(ApiServer::max_followers + 1);
+        std::vector<std::unique_ptr<ApiConnection>> followers;
+        for (std::size_t i = 0; i < ApiServer::max_followers; ++i) {
+            followers.push_back(server.open(sockets[i]));
+            followers.back()->on_data(get("/follow"));
+            REQUIRE(sockets[i].output().starts_with("HTTP/1.1 200"));
+        }
+        MemorySocket& one_more = sockets.back();
+        auto late = server.open(one_more);
+        late->on_data(get("/follow"));
+        CHECK(one_more.output().starts_with("HTTP/1.1 503"));
+        CHECK_FALSE(late->is_follower());
+        late->on_error();  // it goes, as clients do once told
+
+        // The followers leave every client place free.
+        std::vector<MemorySocket> client_sockets(ApiServer::max_clients);
+        std::vector<std::unique_ptr<ApiConnection>> clients;
+        for (auto& socket : client_sockets) {
+            clients.push_back(server.open(socket));
+            clients.back()->on_data("GET /x HTTP/1.1\r\n");
+        }
+        for (const auto& socket : client_sockets)
+            CHECK(socket.written.empty());
+        for (std::size_t i = 0; i < ApiServer::max_followers; ++i)
+            CHECK_FALSE(sockets[i].is_closed);
+    }
+
+    TEST_CASE("the bearer scheme is case-insensitive, the token is not") {
+        ApiServer server(echo_path, std::string("s3cret"));
+        server.set_address("127.0.0.1:8474");
+        auto answer = [&](std::string_view authorization) {
+            return status_of(
+                server, "/x",
+                "Host: 127.0.0.1:8474\r\nAuthorization: " + std::string(authorization) + "\r\n");
+        };
+        CHECK(answer("bearer s3cret") == "HTTP/1.1 200");
+        CHECK(answer("BEARER s3cret") == "HTTP/1.1 200");
+        CHECK(answer("Bearer S3CRET") == "HTTP/1.1 401");
+        CHECK(answer("Bearers3cret") == "HTTP/1.1 401");
+        CHECK(answer("Basic s3cret") == "HTTP/1.1 401");
     }
 }
 
