@@ -12,6 +12,7 @@
 #include "faults/registry.hpp"
 #include "rules/config_writer.hpp"
 #include "rules/rule.hpp"
+#include "teardown/log.hpp"
 
 namespace faultline::control {
 namespace {
@@ -97,6 +98,11 @@ HttpResponse Api::health(const RoutedRequest&) {
                                   {"proxies", plane_.config().proxies.size()},
                                   {"connections", plane_.connection_count()}};
     if (!plane_.reload_errors().empty()) health["last_reload_errors"] = plane_.reload_errors();
+    if (const auto log = teardown::log_write_failures(); log.is_failing) {
+        health["status"] = "degraded";
+        health["log_write_failures"] = log.count;
+        health["log_error"] = log.last_error;
+    }
     return json_response(200, health);
 }
 

@@ -3,6 +3,8 @@
 
 #include <string_view>
 
+#include "teardown/log.hpp"
+
 namespace faultline::control {
 namespace {
 
@@ -13,7 +15,8 @@ class MetricsWriter {
                 std::string(name) + " " + std::string(type) + "\n";
     }
     void line(std::string_view name, const std::string& labels, std::uint64_t value) {
-        out_ += std::string(name) + "{" + labels + "} " + std::to_string(value) + "\n";
+        out_ += std::string(name) + (labels.empty() ? "" : "{" + labels + "}") + " " +
+                std::to_string(value) + "\n";
     }
     [[nodiscard]] std::string take() { return std::move(out_); }
 
@@ -61,6 +64,9 @@ std::string metrics_text(const teardown::Counters& counters,
         out.line("faultline_rule_activations_total",
                  label("proxy", key.first) + "," + label("rule", key.second), value);
     }
+    out.family("faultline_log_write_failures_total", "counter",
+               "Log lines that could not be written; the records stay in /events.");
+    out.line("faultline_log_write_failures_total", "", teardown::log_write_failures().count);
     return out.take();
 }
 
