@@ -137,6 +137,11 @@ void App::on_signal(uv_signal_t* handle, int signum) {
     auto* self = static_cast<App*>(handle->data);
     if (!self) return;
     if (signum == SIGHUP) {
+        // logrotate moved the log file away: write a new one at its path.
+        if (auto problem = teardown::reopen_log()) {
+            teardown::log_event(LogLevel::error,
+                                {{"event", "log_reopen_failed"}, {"message", *problem}});
+        }
         self->reload("SIGHUP");
     } else if (!self->on_stop_signal || !self->on_stop_signal(signum)) {
         self->shutdown(signum == SIGINT ? "SIGINT" : "SIGTERM");

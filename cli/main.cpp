@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +55,11 @@ Validates a configuration file. Prints every error with its file:line:col and ex
 file is invalid; exits 0 when it is valid.
 )";
 
+// Names the control API's address in messages when the command line did not give it.
+std::string default_api_origin() {
+    return "api.listen, by default " + faultline::rules::ApiConfig{}.listen.text();
+}
+
 struct UsageError {
     std::string message;
     std::string_view usage;
@@ -66,15 +72,28 @@ int run_check(const std::vector<std::string_view>& args) {
     }
     if (args.size() != 1) throw UsageError{"check takes exactly one FILE", check_usage};
     std::string path(args[0]);
+    Config config;
     try {
-        Config config = faultline::rules::load_config(path);
-        std::cout << path << ": ok (" << config.proxies.size() << " proxies)\n";
-        return 0;
+        config = faultline::rules::load_config(path);
     } catch (const ConfigError& e) {
         for (const auto& error : e.errors())
             std::cerr << error << '\n';
         return 2;
     }
+    // What `serve` would fail on at start beyond the file's own errors.
+    if (config.log.file) {
+        if (auto problem = faultline::teardown::log_file_problem(*config.log.file)) {
+            std::cerr << config.log.file_where << ": log.file: cannot open " << *config.log.file
+                      << ": " << *problem << '\n';
+            return 2;
+        }
+    }
+    if (auto conflict = faultline::rules::api_listen_conflict(config, default_api_origin())) {
+        std::cerr << path << ": " << *conflict << '\n';
+        return 2;
+    }
+    std::cout << path << ": ok (" << config.proxies.size() << " proxies)\n";
+    return 0;
 }
 
 int run_serve(const std::vector<std::string_view>& args) {
@@ -114,9 +133,14 @@ int run_serve(const std::vector<std::string_view>& args) {
     if (auto problem = faultline::rules::apply_overrides(config, {api, log_format, log_level})) {
         throw UsageError{*problem, serve_usage};
     }
+    if (auto conflict = faultline::rules::api_listen_conflict(
+            config, api ? std::string("--api") : default_api_origin())) {
+        std::cerr << "faultline: " << *conflict << '\n';
+        return 2;
+    }
     try {
         faultline::teardown::setup_logging(config.log.level, config.log.format, config.log.file);
-    } catch (const std::runtime_error& e) {
+    } catch (const std::invalid_argument& e) {
         throw UsageError{e.what(), serve_usage};
     }
 

@@ -15,6 +15,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <stdexcept>
 
 #include "cli/app.hpp"
 #include "cli/run_report.hpp"
@@ -303,6 +304,9 @@ int run_mode(const std::vector<std::string_view>& args) {
         config = rules::load_config(options.config_path);
         apply_options(options, config);
         check_address_variables(config);
+        if (options.api) {
+            if (auto conflict = rules::api_listen_conflict(config, "--api")) throw Usage{*conflict};
+        }
         teardown::setup_logging(config.log.level, config.log.format, config.log.file);
     } catch (const Usage& usage) {
         std::cerr << "faultline run: " << usage.message << "\n\n" << run_usage;
@@ -311,9 +315,13 @@ int run_mode(const std::vector<std::string_view>& args) {
         for (const auto& error : e.errors())
             std::cerr << error << '\n';
         return 2;
-    } catch (const std::runtime_error& e) {
+    } catch (const std::invalid_argument& e) {
         std::cerr << "faultline run: " << e.what() << '\n';
         return 2;
+    } catch (const std::runtime_error& e) {
+        // The log file cannot be opened: a start-up failure.
+        std::cerr << "faultline run: " << e.what() << '\n';
+        return 1;
     }
 
     App app(std::move(config));

@@ -13,6 +13,7 @@
 #include "faults/registry.hpp"
 #include "rules/config_writer.hpp"
 #include "rules/rule.hpp"
+#include "teardown/log.hpp"
 
 namespace faultline::control {
 namespace {
@@ -108,6 +109,13 @@ HttpResponse Api::health(const RoutedRequest&) {
                                   {"loop_lag_ms",
                                    {{"max", milliseconds(lag.max_seconds())},
                                     {"recent_max", milliseconds(lag.recent_max_seconds())}}}};
+    const auto log = teardown::log_write_failures();
+    if (log.is_failing) {
+        problems.push_back("the log cannot be written: " + log.last_error);
+        health["status"] = "degraded";
+        health["log_write_failures"] = log.count;
+        health["log_error"] = log.last_error;
+    }
     if (!problems.empty()) health["problems"] = problems;
     if (!plane_.reload_errors().empty()) health["last_reload_errors"] = plane_.reload_errors();
     return json_response(200, health);

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <string_view>
 
+#include "teardown/log.hpp"
+
 namespace faultline::control {
 namespace {
 
@@ -91,6 +93,9 @@ std::string metrics_text(const teardown::Counters& counters,
         out.line("faultline_rule_activations_total",
                  label("proxy", key.first) + "," + label("rule", key.second), value);
     }
+    out.family("faultline_log_write_failures_total", "counter",
+               "Log lines that could not be written; the records stay in /events.");
+    out.line("faultline_log_write_failures_total", "", teardown::log_write_failures().count);
     write_loop_lag(out, lag);
     return out.take();
 }

@@ -118,6 +118,7 @@ class ConfigReader : public TomlReader {
         const auto listen = read_endpoint(table, "listen", "api", true);
         if (!listen) return;
         api.listen = *listen;
+        is_api_listen_given_ = true;
         if (!api.listen.is_loopback() && !table.contains("token")) {
             error(*table.get("listen"), "api.listen",
                   "listening on " + api.listen.text() + " beyond loopback requires api.token");
@@ -133,7 +134,10 @@ class ConfigReader : public TomlReader {
         if (const auto format = read_choice(table, "format", "log", "format", log_formats)) {
             log.format = *format == 0 ? LogFormat::text : LogFormat::json;
         }
-        if (auto file = read_string(table, "file", "log")) log.file = std::move(file);
+        if (auto file = read_string(table, "file", "log")) {
+            log.file = std::move(file);
+            log.file_where = location(table.get("file")->source().begin);
+        }
     }
 
     std::optional<Endpoint> read_endpoint(const toml::table& table, std::string_view key,
@@ -182,7 +186,8 @@ class ConfigReader : public TomlReader {
         const auto* array = node.as_array();
         if (array == nullptr) return mismatch(node, "proxy", "an array of tables ([[proxy]])");
         std::map<std::string, std::size_t> names;
-        std::map<std::string, std::size_t> listens;
+        // By port: the addresses listened on and the proxy of each.
+        std::map<std::uint16_t, std::vector<std::pair<Endpoint, std::size_t>>> listens;
         for (std::size_t i = 0; i < array->size(); ++i) {
             const auto& entry = *array->get(i);
             const auto path = element("proxy", i);
@@ -197,12 +202,33 @@ class ConfigReader : public TomlReader {
                       "name " + single_quoted(proxy.name) + " is already used by " +
                           element("proxy", names[proxy.name]));
             }
-            if (proxy.listen.port != 0 && !listens.emplace(proxy.listen.text(), i).second) {
-                error(*table->get("listen"), member(path, "listen"),
-                      proxy.listen.text() + " is already used by " +
-                          element("proxy", listens[proxy.listen.text()]));
+            if (proxy.listen.port != 0) {
+                check_listen(*table->get("listen"), path, proxy.listen, config.api.listen,
+                             listens[proxy.listen.port]);
+                listens[proxy.listen.port].emplace_back(proxy.listen, i);
             }
             config.proxies.push_back(std::move(proxy));
+        }
+    }
+
+    // Reports a listen address that cannot be listened on beside the API's (when the file sets
+    // it) or an earlier proxy's on the same port.
+    void check_listen(const toml::node& node, std::string_view path, const Endpoint& listen,
+                      const Endpoint& api,
+                      const std::vector<std::pair<Endpoint, std::size_t>>& same_port) {
+        const auto key = member(path, "listen");
+        if (is_api_listen_given_ && listens_overlap(listen, api)) {
+            return error(node, key,
+                         listen == api ? listen.text() + " is already used by api.listen"
+                                       : listen.text() + " overlaps api.listen " + api.text());
+        }
+        for (const auto& [other, index] : same_port) {
+            if (!listens_overlap(listen, other)) continue;
+            const auto owner = element("proxy", index);
+            return error(node, key,
+                         listen == other
+                             ? listen.text() + " is already used by " + owner
+                             : listen.text() + " overlaps " + other.text() + " of " + owner);
         }
     }
 
@@ -359,6 +385,8 @@ class ConfigReader : public TomlReader {
         }
         return std::nullopt;
     }
+
+    bool is_api_listen_given_ = false;  // a valid [api] listen is in the file
 };
 
 // Closes a FILE* opened for reading; a failed close after reading loses nothing.
@@ -415,6 +443,19 @@ std::optional<std::string> apply_overrides(Config& config, const CommandLineOver
     if (overrides.log_level) {
         config.log.level = *overrides.log_level;
         config.log.is_level_given = true;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> api_listen_conflict(const Config& config, std::string_view api_origin) {
+    const Endpoint& api = config.api.listen;
+    for (const auto& proxy : config.proxies) {
+        if (!listens_overlap(proxy.listen, api)) continue;
+        const std::string where =
+            proxy.listen == api ? ", the control API's address ("
+                                : ", which overlaps the control API's address " + api.text() + " (";
+        return "proxy " + single_quoted(proxy.name) + " listens on " + proxy.listen.text() + where +
+               std::string(api_origin) + ")";
     }
     return std::nullopt;
 }

@@ -61,6 +61,7 @@ struct LogConfig {
     bool is_level_given = false;  // written in the file (`faultline run` otherwise logs less)
     LogFormat format = LogFormat::text;
     std::optional<std::string> file;  // standard error when absent
+    std::string file_where;           // "chaos.toml:5:8", for messages about the file
 };
 
 // One [[expect]] entry: something `faultline run` must have seen for the run to pass, so that a
@@ -106,6 +107,12 @@ struct CommandLineOverrides {
 // Applies them to `config`; returns the message for the first bad value ("--api: ...").
 [[nodiscard]] std::optional<std::string> apply_overrides(Config& config,
                                                          const CommandLineOverrides& overrides);
+
+// The first proxy that listens where the control API does (config.api.listen, which
+// `api_origin` names: "--api"), as a message; nothing when there is none. The file's own
+// [api] listen is checked when it is read; this covers the default and the command line.
+[[nodiscard]] std::optional<std::string> api_listen_conflict(const Config& config,
+                                                             std::string_view api_origin);
 
 // Thrown with every error found; what() joins them with newlines.
 class ConfigError : public std::runtime_error {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -92,7 +93,37 @@ EndpointParse parse_bracketed(std::string_view text) {
     return parse_port(text, rest.substr(1), Endpoint{canonical_ipv6(*address), 0});
 }
 
+// An IP literal as the 16 bytes of an IPv6 address (IPv4 as ::ffff:a.b.c.d), so that both
+// families compare in one way.
+std::optional<in6_addr> as_ipv6(const std::string& host) {
+    in_addr v4{};
+    if (inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+        in6_addr mapped{};
+        mapped.s6_addr[10] = 0xff;
+        mapped.s6_addr[11] = 0xff;
+        std::memcpy(&mapped.s6_addr[12], &v4, sizeof v4);
+        return mapped;
+    }
+    return ipv6_address(host);
+}
+
 }  // namespace
+
+bool listens_overlap(const Endpoint& a, const Endpoint& b) {
+    if (a.port == 0 || a.port != b.port) return false;
+    const auto first = as_ipv6(a.host);
+    const auto second = as_ipv6(b.host);
+    if (!first || !second) return a.host == b.host;
+    const auto is_ipv4 = [](const in6_addr& address) { return IN6_IS_ADDR_V4MAPPED(&address); };
+    const auto is_ipv4_any = [&](const in6_addr& address) {
+        return is_ipv4(address) && address.s6_addr[12] == 0 && address.s6_addr[13] == 0 &&
+               address.s6_addr[14] == 0 && address.s6_addr[15] == 0;
+    };
+    if (IN6_IS_ADDR_UNSPECIFIED(&*first) || IN6_IS_ADDR_UNSPECIFIED(&*second)) return true;
+    if (is_ipv4_any(*first)) return is_ipv4(*second);
+    if (is_ipv4_any(*second)) return is_ipv4(*first);
+    return IN6_ARE_ADDR_EQUAL(&*first, &*second);
+}
 
 std::string Endpoint::text() const {
     const auto port_text = std::to_string(port);

@@ -31,4 +31,9 @@ struct EndpointParse {
 // For listen addresses: "localhost" becomes 127.0.0.1; anything else must be an IP literal.
 [[nodiscard]] EndpointParse parse_listen_endpoint(std::string_view text);
 
+// Whether two listen addresses cannot both be listened on: the same port (not 0) and the same
+// host, or a wildcard host that covers the other one. 0.0.0.0 covers every IPv4 address; [::]
+// covers every address, IPv4 too, since faultline's sockets are dual-stack.
+[[nodiscard]] bool listens_overlap(const Endpoint& a, const Endpoint& b);
+
 }  // namespace faultline::rules

@@ -1,18 +1,50 @@
 // Logging set-up and the rendering of structured events.
 #include "teardown/log.hpp"
 
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <ctime>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
+
+#include "teardown/log_output.hpp"
 
 namespace faultline::teardown {
 namespace {
 
 LogFormat format_in_use = LogFormat::text;
+
+// spdlog's side of the log's output: formats each line and hands it to the LogOutput, under the
+// sink's lock (which reopening and reading the failures take too).
+class OutputSink final : public spdlog::sinks::base_sink<std::mutex> {
+  public:
+    explicit OutputSink(LogOutput output) : output_(std::move(output)) {}
+
+    std::optional<std::string> reopen() {
+        const std::lock_guard lock(mutex_);
+        return output_.reopen();
+    }
+    LogWriteFailures failures() {
+        const std::lock_guard lock(mutex_);
+        return output_.failures();
+    }
+
+  protected:
+    void sink_it_(const spdlog::details::log_msg& message) override {
+        spdlog::memory_buf_t line;
+        formatter_->format(message, line);
+        output_.write(std::string_view(line.data(), line.size()));
+    }
+    void flush_() override {}  // nothing is buffered
+
+  private:
+    LogOutput output_;
+};
+
+std::shared_ptr<OutputSink> sink_in_use;
 
 std::string utc_timestamp() {
     using namespace std::chrono;
@@ -86,25 +118,25 @@ void setup_logging(const std::string& level_text, LogFormat format,
                    const std::optional<std::string>& file) {
     auto level = spdlog::level::from_str(level_text);
     if (level == spdlog::level::off && level_text != "off") {
-        throw std::runtime_error("unknown log level '" + level_text +
-                                 "'; known: trace, debug, info, warn, error");
+        throw std::invalid_argument("unknown log level '" + level_text +
+                                    "'; known: trace, debug, info, warn, error");
     }
-    spdlog::sink_ptr sink;
-    if (file) {
-        try {
-            sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(*file);
-        } catch (const spdlog::spdlog_ex& e) {
-            throw std::runtime_error("cannot open log file " + *file + ": " + e.what());
-        }
-    } else {
-        sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-    }
+    auto sink = std::make_shared<OutputSink>(file ? LogOutput::open_file(*file)
+                                                  : LogOutput::standard_error());
     auto logger = std::make_shared<spdlog::logger>("faultline", sink);
     format_in_use = format;
     logger->set_pattern(format_in_use == LogFormat::json ? "%v" : "%Y-%m-%dT%H:%M:%S.%e %l %v");
     logger->set_level(level);
-    logger->flush_on(spdlog::level::trace);
     spdlog::set_default_logger(logger);
+    sink_in_use = std::move(sink);
+}
+
+std::optional<std::string> reopen_log() {
+    return sink_in_use ? sink_in_use->reopen() : std::nullopt;
+}
+
+LogWriteFailures log_write_failures() {
+    return sink_in_use ? sink_in_use->failures() : LogWriteFailures{};
 }
 
 LogFormat log_format() {

@@ -9,15 +9,25 @@
 #include <string>
 #include <string_view>
 
+#include "teardown/log_output.hpp"
+
 namespace faultline::teardown {
 
 enum class LogFormat { text, json };
 enum class LogLevel { trace, debug, info, warn, error };
 
-// Throws std::runtime_error when the level is unknown or the log file cannot be opened. Without
-// a file the log goes to standard error.
+// Without a file the log goes to standard error. Throws std::invalid_argument when the level is
+// unknown, std::runtime_error when the log file cannot be opened (its directory is not created).
 void setup_logging(const std::string& level_text, LogFormat format,
                    const std::optional<std::string>& file);
+
+// Opens `[log] file` again at its path (SIGHUP, after logrotate moved the file away); returns
+// why it could not, and the log goes on in the file it had.
+[[nodiscard]] std::optional<std::string> reopen_log();
+
+// The log lines lost since start-up (a full disk) and why the last one was: for /metrics and
+// /healthz.
+[[nodiscard]] LogWriteFailures log_write_failures();
 
 [[nodiscard]] LogFormat log_format();
 // Writes what is buffered (at exit).

@@ -2,10 +2,12 @@
 // messages, with locations), --version and --help, and the exit statuses of serve's failures.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "faults/registry.hpp"
+#include "tests/e2e/files_support.hpp"
 #include "tests/e2e/harness.hpp"
 
 namespace faultline::e2e {
@@ -98,6 +100,99 @@ idle_timeout = 30
         auto result = run_faultline({"serve", "--api", address});
         CHECK(result.status.code() == 1);
         CHECK(result.err.find("listen on " + address + " failed: EADDRINUSE") != std::string::npos);
+    }
+
+    TEST_CASE("check refuses an [api] listen that a proxy's listen equals or overlaps, exit 2") {
+        struct Row {
+            std::string api;
+            std::string proxy;
+            std::string message;
+        };
+        const std::vector<Row> rows{
+            {"127.0.0.1:9001", "127.0.0.1:9001", "127.0.0.1:9001 is already used by api.listen"},
+            {"127.0.0.1:9001", "0.0.0.0:9001", "0.0.0.0:9001 overlaps api.listen 127.0.0.1:9001"},
+            {"0.0.0.0:9001", "127.0.0.2:9001", "127.0.0.2:9001 overlaps api.listen 0.0.0.0:9001"},
+            {"[::]:9001", "127.0.0.1:9001", "127.0.0.1:9001 overlaps api.listen [::]:9001"},
+        };
+        for (const Row& row : rows) {
+            CAPTURE(row.api);
+            CAPTURE(row.proxy);
+            TempConfig config("[api]\nlisten = \"" + row.api + "\"\ntoken = \"secret\"\n\n" +
+                              "[[proxy]]\nname = \"p\"\nlisten = \"" + row.proxy +
+                              "\"\nupstream = \"127.0.0.1:5432\"\n");
+            auto result = check_config(config.path());
+            CHECK(result.status.code() == 2);
+            CHECK(
+                lines_of(result.err) ==
+                std::vector<std::string>{config.path() + ":7:10: proxy[0].listen: " + row.message});
+        }
+    }
+
+    TEST_CASE("check refuses proxies whose listen addresses overlap, exit 2") {
+        TempConfig config(
+            "[[proxy]]\nname = \"a\"\nlisten = \"127.0.0.1:9001\"\nupstream = \"127.0.0.1:5432\"\n"
+            "[[proxy]]\nname = \"b\"\nlisten = \"0.0.0.0:9001\"\nupstream = \"127.0.0.1:5432\"\n");
+        auto result = check_config(config.path());
+        CHECK(result.status.code() == 2);
+        CHECK(lines_of(result.err) ==
+              std::vector<std::string>{config.path() +
+                                       ":7:10: proxy[1].listen: 0.0.0.0:9001 overlaps "
+                                       "127.0.0.1:9001 of proxy[0]"});
+    }
+
+    TEST_CASE("check and serve refuse a proxy on the control API's address, default or --api") {
+        TempConfig on_default(
+            "[[proxy]]\nname = \"p\"\nlisten = \"127.0.0.1:8474\"\nupstream = "
+            "\"127.0.0.1:5432\"\n");
+        auto checked = check_config(on_default.path());
+        CHECK(checked.status.code() == 2);
+        CHECK(checked.err == on_default.path() +
+                                 ": proxy 'p' listens on 127.0.0.1:8474, the control API's "
+                                 "address (api.listen, by default 127.0.0.1:8474)\n");
+
+        const std::uint16_t port = unused_port();
+        const std::string address = "127.0.0.1:" + std::to_string(port);
+        TempConfig config("[[proxy]]\nname = \"p\"\nlisten = \"" + address +
+                          "\"\nupstream = \"127.0.0.1:5432\"\n");
+        auto served = run_faultline({"serve", "--config", config.path(), "--api", address});
+        CHECK(served.status.code() == 2);
+        CHECK(served.err.starts_with("faultline: proxy 'p' listens on " + address +
+                                     ", the control API's address (--api)\n"));
+    }
+
+    TEST_CASE(
+        "a [log] file in a directory that does not exist: check exits 2, serve exits 1 and "
+        "creates nothing") {
+        TempDir dir;
+        const std::string missing = dir / "missing/logs";
+        const std::string log = missing + "/faultline.log";
+        TempConfig config("[log]\nfile = \"" + log + "\"\n");
+
+        auto checked = check_config(config.path());
+        CHECK(checked.status.code() == 2);
+        CHECK(checked.err == config.path() + ":2:8: log.file: cannot open " + log + ": directory " +
+                                 missing + " does not exist\n");
+
+        auto served = run_faultline({"serve", "--config", config.path(), "--api", "127.0.0.1:0"});
+        CHECK(served.status.code() == 1);
+        CHECK(served.err == "faultline: cannot open log file " + log + ": directory " + missing +
+                                " does not exist\n");
+        CHECK_FALSE(std::filesystem::exists(dir / "missing"));
+    }
+
+    TEST_CASE("a [log] file that cannot be opened: check exits 2, serve exits 1 without usage") {
+        TempDir dir;
+        TempConfig config("[log]\nfile = \"" + dir.path().string() + "\"\n");
+
+        auto checked = check_config(config.path());
+        CHECK(checked.status.code() == 2);
+        CHECK(checked.err == config.path() + ":2:8: log.file: cannot open " + dir.path().string() +
+                                 ": it is a directory\n");
+
+        auto served = run_faultline({"serve", "--config", config.path(), "--api", "127.0.0.1:0"});
+        CHECK(served.status.code() == 1);
+        CHECK(served.err ==
+              "faultline: cannot open log file " + dir.path().string() + ": it is a directory\n");
     }
 
     TEST_CASE("--version, --help and usage errors") {

@@ -121,4 +121,31 @@ TEST_CASE("tells IP literals from host names") {
     CHECK_FALSE(Endpoint{"db.internal", 1}.is_ip_literal());
 }
 
+TEST_CASE("two listen addresses overlap on the same port when a host equals or covers the other") {
+    struct Row {
+        Endpoint a;
+        Endpoint b;
+        bool overlaps;
+    };
+    const std::vector<Row> rows{
+        {{"127.0.0.1", 80}, {"127.0.0.1", 80}, true},
+        {{"127.0.0.1", 80}, {"127.0.0.1", 81}, false},
+        {{"127.0.0.1", 80}, {"127.0.0.2", 80}, false},
+        {{"0.0.0.0", 80}, {"127.0.0.2", 80}, true},
+        {{"127.0.0.2", 80}, {"0.0.0.0", 80}, true},
+        {{"0.0.0.0", 80}, {"::1", 80}, false},
+        {{"::", 80}, {"127.0.0.1", 80}, true},
+        {{"10.0.0.1", 80}, {"::", 80}, true},
+        {{"::1", 80}, {"::1", 80}, true},
+        {{"::1", 80}, {"127.0.0.1", 80}, false},
+        {{"::ffff:127.0.0.1", 80}, {"127.0.0.1", 80}, true},
+        {{"0.0.0.0", 0}, {"0.0.0.0", 0}, false},  // port 0: each gets a port of its own
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.a.text());
+        CAPTURE(row.b.text());
+        CHECK(listens_overlap(row.a, row.b) == row.overlaps);
+    }
+}
+
 }  // namespace faultline::rules
