@@ -272,6 +272,17 @@ std::vector<control::ConnectionInfo> App::connections() const {
     return list;
 }
 
+std::map<std::string, std::uint64_t> App::connection_counts() const {
+    // Counted by proxy first: a name is copied once per proxy, not once per connection.
+    std::map<const proxy::Proxy*, std::uint64_t> by_proxy;
+    for (const auto& [id, session] : runtime_->sessions())
+        ++by_proxy[&session->proxy()];
+    std::map<std::string, std::uint64_t> counts;
+    for (const auto& [proxy, count] : by_proxy)
+        counts[proxy->name()] += count;
+    return counts;
+}
+
 bool App::kill(std::uint64_t id) {
     auto it = runtime_->sessions().find(id);
     if (it == runtime_->sessions().end()) return false;

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -73,6 +74,7 @@ class App final : public control::ControlPlane {
     [[nodiscard]] std::size_t connection_count() const override {
         return runtime_->sessions().size();
     }
+    [[nodiscard]] std::map<std::string, std::uint64_t> connection_counts() const override;
     bool kill(std::uint64_t id) override;
     [[nodiscard]] const teardown::Counters& counters() const override;
     [[nodiscard]] const std::vector<std::string>& reload_errors() const override {

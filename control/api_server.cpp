@@ -33,13 +33,13 @@ void ApiConnection::on_data(std::string_view bytes) {
 void ApiConnection::answer(HttpParser::State state) {
     if (state == HttpParser::State::complete) {
         HttpRequest request = parser_.take();
-        if (server_.spent_ >= ApiServer::turn_budget) {
+        if (server_.is_budget_spent()) {
             kept_ = std::move(request);
             socket_.stop_reading();
             server_.wait(*this);
             return;
         }
-        respond(server_.dispatch(request), request.keep_alive);
+        handle(request);
     } else if (state == HttpParser::State::failed) {
         respond(error_response(parser_.error_status(), parser_.error_message()), false);
     }
@@ -49,7 +49,13 @@ void ApiConnection::answer_kept() {
     if (!kept_ || is_closed_) return;
     HttpRequest request = std::move(*kept_);
     kept_.reset();
+    handle(request);
+}
+
+void ApiConnection::handle(const HttpRequest& request) {
+    auto start = std::chrono::steady_clock::now();
     respond(server_.dispatch(request), request.keep_alive);
+    server_.spent_time_ += std::chrono::steady_clock::now() - start;
 }
 
 void ApiConnection::on_eof() {
@@ -202,7 +208,8 @@ void ApiServer::wait(ApiConnection& connection) {
 
 void ApiServer::next_turn() {
     spent_ = 0;
-    while (!waiting_.empty() && spent_ < turn_budget) {
+    spent_time_ = {};
+    while (!waiting_.empty() && !is_budget_spent()) {
         ApiConnection* connection = waiting_.front();
         waiting_.pop_front();
         connection->answer_kept();

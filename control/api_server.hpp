@@ -73,6 +73,8 @@ class ApiConnection {
     void answer(HttpParser::State state);
     // The next turn: answers the request kept for it.
     void answer_kept();
+    // Answers one request, counting the time it takes against the turn's budget.
+    void handle(const HttpRequest& request);
     void respond(const HttpResponse& response, bool keep_alive);
     // Neither a request nor an answer under way: the connection may be closed to make room.
     [[nodiscard]] bool is_idle() const;
@@ -110,11 +112,13 @@ class ApiServer {
     // A follower that has more than this unsent does not read: it is closed rather than
     // buffered for.
     static constexpr std::size_t follower_backlog = std::size_t{256} * 1024;
-    // The bytes of answers written in one turn of the event loop, over all connections (each
-    // answer counts at least answer_cost). Requests beyond wait for the next turn, so that API
-    // clients, however many and however fast, delay the proxied bytes by one budget at most.
+    // What the answers of one turn of the event loop may take, over all connections: bytes
+    // written (each answer counts at least answer_cost) and time spent making them. Requests
+    // beyond wait for the next turn, so that API clients, however many and however fast, delay
+    // the proxied bytes by about one budget at most.
     static constexpr std::size_t turn_budget = std::size_t{256} * 1024;
     static constexpr std::size_t answer_cost = 1024;
+    static constexpr std::chrono::microseconds turn_time_budget{2000};
 
     ApiServer(Handler handler, std::optional<std::string> token);
     ApiServer(const ApiServer&) = delete;
@@ -160,6 +164,10 @@ class ApiServer {
     std::set<ApiConnection*> connections_;
     std::deque<ApiConnection*> waiting_;  // each with a request kept for the next turn
     std::size_t spent_ = 0;               // of this turn's budget
+    std::chrono::steady_clock::duration spent_time_{};
+    [[nodiscard]] bool is_budget_spent() const {
+        return spent_ >= turn_budget || spent_time_ >= turn_time_budget;
+    }
     std::size_t followers_ = 0;
     std::size_t refused_ = 0;  // connections being answered 503 at open
     std::uint64_t turn_ = 0;   // counts answers, to order connections by idleness

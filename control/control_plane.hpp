@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,6 +44,8 @@ class ControlPlane {
     [[nodiscard]] virtual std::string listen_address(std::string_view proxy) const = 0;
     [[nodiscard]] virtual std::vector<ConnectionInfo> connections() const = 0;
     [[nodiscard]] virtual std::size_t connection_count() const = 0;
+    // Live connections by proxy name (no entry for a proxy without any).
+    [[nodiscard]] virtual std::map<std::string, std::uint64_t> connection_counts() const = 0;
     // Ends one live connection (Xlate Clear); false when there is none with that id.
     virtual bool kill(std::uint64_t id) = 0;
     [[nodiscard]] virtual const teardown::Counters& counters() const = 0;

@@ -149,6 +149,29 @@ TEST_SUITE("control/api_server") {
         CHECK_FALSE(server.has_waiting());
     }
 
+    TEST_CASE("answers that take long to make spend the turn's budget too") {
+        // A handler that works (without writing much) for longer than the turn's time budget.
+        ApiServer server(
+            [](const HttpRequest& request) -> HttpResponse {
+                const auto until = std::chrono::steady_clock::now() + ApiServer::turn_time_budget;
+                while (std::chrono::steady_clock::now() < until) {
+                }
+                return {200, request.path, "text/plain", {}};
+            },
+            std::nullopt);
+        server.set_address("127.0.0.1:8474");
+        MemorySocket slow_socket;
+        MemorySocket next_socket;
+        auto slow = server.open(slow_socket);
+        auto next = server.open(next_socket);
+        slow->on_data(get("/slow"));
+        next->on_data(get("/next"));
+        CHECK(slow_socket.output().starts_with("HTTP/1.1 200"));
+        CHECK(next_socket.written.empty());
+        server.next_turn();
+        CHECK(next_socket.output().starts_with("HTTP/1.1 200"));
+    }
+
     TEST_CASE("a connection that closes while its request waits is forgotten") {
         const std::string big(ApiServer::turn_budget, 'x');
         ApiServer server(
