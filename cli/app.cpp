@@ -232,6 +232,16 @@ std::string App::listen_address(std::string_view name) const {
     return proxy ? proxy->listen_address() : std::string();
 }
 
+std::unordered_map<std::string, std::string> App::listen_addresses() const {
+    std::unordered_map<std::string, std::string> addresses;
+    addresses.reserve(proxies_.size());
+    for (const auto& proxy : proxies_) {
+        if (!proxy->listen_address().empty())
+            addresses.emplace(proxy->name(), proxy->listen_address());
+    }
+    return addresses;
+}
+
 std::vector<control::ConnectionInfo> App::connections() const {
     std::vector<control::ConnectionInfo> list;
     list.reserve(runtime_->sessions().size());

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "rules/config.hpp"
@@ -40,6 +41,9 @@ class ControlPlane {
     [[nodiscard]] virtual std::optional<std::string> apply(rules::Config config) = 0;
     // The address a proxy listens on ("127.0.0.1:40123"); empty when it does not listen.
     [[nodiscard]] virtual std::string listen_address(std::string_view proxy) const = 0;
+    // Every listening proxy's address by name, in one pass: for answers about many proxies, where
+    // a listen_address call per proxy would cost time quadratic in their number.
+    [[nodiscard]] virtual std::unordered_map<std::string, std::string> listen_addresses() const = 0;
     [[nodiscard]] virtual std::vector<ConnectionInfo> connections() const = 0;
     [[nodiscard]] virtual std::size_t connection_count() const = 0;
     // Ends one live connection (Xlate Clear); false when there is none with that id.
