@@ -7,6 +7,7 @@
 #include <cassert>
 #include <utility>
 
+#include "proxy/proxy.hpp"
 #include "proxy/session.hpp"
 #include "rules/random.hpp"
 #include "teardown/log.hpp"
@@ -97,8 +98,11 @@ void Runtime::run_deferred() {
 
 void Runtime::clear_sessions(const Proxy* proxy, teardown::Reason reason) {
     std::vector<Session*> victims;
-    for (auto& [id, session] : sessions_) {
-        if (!proxy || &session->proxy() == proxy) victims.push_back(session.get());
+    if (proxy) {
+        victims.assign(proxy->sessions().begin(), proxy->sessions().end());
+    } else {
+        for (auto& [id, session] : sessions_)
+            victims.push_back(session.get());
     }
     for (Session* session : victims)
         session->clear(reason);

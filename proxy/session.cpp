@@ -26,10 +26,12 @@ Session::Session(Runtime& runtime, Proxy& proxy, std::uint64_t id)
     if (uv_timer_init(runtime_.loop(), timer_.get()) == 0) timer_.mark_initialised();
     started_at_ = uv_now(runtime_.loop());
     last_activity_ = started_at_;
+    proxy_.attach(*this);
 }
 
 Session::~Session() {
     stop_resolving();
+    proxy_.detach(*this);
 }
 
 const rules::ProxySettings& Session::settings() const {
