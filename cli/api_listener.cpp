@@ -152,6 +152,13 @@ void ApiListener::on_connection(uv_stream_t* server, int status) {
     if (!self || status < 0) return;
     auto socket = std::make_unique<Socket>(*self, self->runtime_.loop());
     if (!socket->is_ready() || uv_accept(server, socket->stream()) != 0) return;
+    // One of faultline's own upstream connections: a proxy sent to the API would open it to
+    // whoever reaches that proxy. Closed at once.
+    const auto* tcp = reinterpret_cast<const uv_tcp_t*>(socket->stream());
+    if (self->runtime_.is_own_upstream(proxy::peer_address(tcp),
+                                       [tcp] { return proxy::local_address(tcp); })) {
+        return;
+    }
     auto connection = self->server_.open(*socket);
     if (!connection) return;  // full: closed at once
     socket->attach(std::move(connection));

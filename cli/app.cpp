@@ -97,6 +97,10 @@ void App::start_api() {
         throw StartupError("api: listen on " + config_.api.listen.text() +
                            " failed: " + proxy::uv_error_text(err));
     }
+    // With port 0 the API's port is known only now; a proxy sent to it is refused by that.
+    if (auto bound = rules::parse_endpoint(api_server_->address()).endpoint) {
+        config_.api.listen = *bound;
+    }
 }
 
 void App::on_record(nlohmann::ordered_json record) {

@@ -67,6 +67,15 @@ std::optional<std::string> read_proxy_fields(const json& body, rules::ProxyConfi
     return std::nullopt;
 }
 
+// An upstream that comes back into faultline (the proxy itself, the API): the 400's message.
+std::optional<std::string> upstream_error(const rules::ProxyConfig& proxy,
+                                          const rules::Config& running,
+                                          const std::string& suffix = "") {
+    auto problem = rules::upstream_problem(proxy.upstream, proxy.listen, running.api.listen);
+    if (!problem) return std::nullopt;
+    return "bad request body: upstream " + *problem + suffix;
+}
+
 // Adds a member whose key is known to be new. ordered_json's operator[] looks through the members
 // one by one, which for each proxy of a long list costs time quadratic in their number.
 void append_member(nlohmann::ordered_json& object, const std::string& key,
@@ -168,6 +177,7 @@ HttpResponse Api::create_proxy(const RoutedRequest& request) {
     rules::ProxyConfig proxy;
     proxy.settings = plane_.config().defaults;
     if (auto problem = read_proxy_fields(*body, proxy, true)) return error_response(400, *problem);
+    if (auto problem = upstream_error(proxy, plane_.config())) return error_response(400, *problem);
     if (find_proxy(plane_.config(), proxy.name)) return error_response(409, "proxy already exists");
     rules::Config config = plane_.config();
     config.proxies.push_back(proxy);
@@ -193,6 +203,8 @@ HttpResponse Api::update_proxy(const RoutedRequest& request) {
     if (auto problem = read_proxy_fields(*body, *proxy, false)) {
         return error_response(400, *problem);
     }
+    if (auto problem = upstream_error(*proxy, plane_.config()))
+        return error_response(400, *problem);
     rules::ProxyConfig updated = *proxy;
     if (auto failure = plane_.apply(std::move(config))) return error_response(500, *failure);
     remember_listen(*body, updated);
@@ -230,8 +242,11 @@ HttpResponse Api::populate(const RoutedRequest& request) {
     for (std::size_t i = 0; i < body->size(); ++i) {
         rules::ProxyConfig proxy;
         proxy.settings = plane_.config().defaults;
-        if (auto problem =
-                read_proxy_fields((*body)[i], proxy, true, " at proxy " + std::to_string(i + 1))) {
+        const std::string where = " at proxy " + std::to_string(i + 1);
+        if (auto problem = read_proxy_fields((*body)[i], proxy, true, where)) {
+            return error_response(400, *problem);
+        }
+        if (auto problem = upstream_error(proxy, plane_.config(), where)) {
             return error_response(400, *problem);
         }
         wanted.push_back(std::move(proxy));
