@@ -295,6 +295,11 @@ void Proxy::set_rules(std::vector<rules::Rule> rules) {
     rule_counters_.keep_only(rules);
     config_.rules = std::move(rules);
     update_listener_action();
+    apply_to_sessions();
+}
+
+// Applying rules also re-arms each connection's timers with the proxy's settings.
+void Proxy::apply_to_sessions() {
     // Applying rules can end sessions, which may then be freed: collect them first.
     std::vector<Session*> sessions(sessions_.begin(), sessions_.end());
     for (Session* session : sessions)
@@ -377,10 +382,14 @@ void Proxy::release_accept_queue() {
 }
 
 void Proxy::update(rules::ProxyConfig config) {
+    const rules::ProxySettings settings_before = config_.settings;
     auto new_rules = std::move(config.rules);
     config.rules = std::move(config_.rules);
     config_ = std::move(config);
+    bool is_same_rules = is_same_rule_list(new_rules, config_.rules);
     set_rules(std::move(new_rules));
+    // New timeouts apply to the live connections even when the rules stay the same.
+    if (is_same_rules && !(config_.settings == settings_before)) apply_to_sessions();
 }
 
 void Proxy::note_connected() {

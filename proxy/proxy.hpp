@@ -90,6 +90,7 @@ class Proxy {
     void reset_accept_queue();
     // Rules that act on the listener (refuse reject, refuse drop) while they are enabled.
     void update_listener_action();
+    void apply_to_sessions();
     void fill_accept_queue();
     void release_accept_queue();
     void start_polling();

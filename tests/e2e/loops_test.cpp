@@ -66,8 +66,8 @@ void check_loop_through_two_proxies(std::string_view a_listen, std::string_view 
     const std::string b = f.create("b", b_listen, std::string(b_to_a) + std::to_string(port_of(a)));
     f.set_upstream("a", std::string(a_to_b) + std::to_string(port_of(b)));
 
+    // The reset may come before the connect is seen to complete: first_end tells either way.
     const Connected client = try_connect(loopback(port_of(a)));
-    REQUIRE(client.error == 0);
     CHECK(first_end(client) == "ECONNRESET");
     // The client's session on a, b's session, and the looped session on a.
     const std::vector<Json> records = f.faultline.wait_teardown_count(3);
