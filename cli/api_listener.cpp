@@ -263,6 +263,14 @@ void ApiListener::open_connection(int fd, bool is_on_reserve) {
         socket->close();
         return;
     }
+    // One of faultline's own upstream connections: a proxy sent to the API would open it to
+    // whoever reaches that proxy. Closed at once.
+    const uv_tcp_t* tcp = socket->tcp();
+    if (runtime_.is_own_upstream(proxy::peer_address(tcp),
+                                 [tcp] { return proxy::local_address(tcp); })) {
+        socket->close();
+        return;
+    }
     auto connection = server_.open(*socket);
     if (!connection) {
         socket->close();  // full, even for being told so

@@ -99,6 +99,10 @@ void App::start_api() {
         throw StartupError("api: listen on " + config_.api.listen.text() +
                            " failed: " + proxy::uv_error_text(err));
     }
+    // With port 0 the API's port is known only now; a proxy sent to it is refused by that.
+    if (auto bound = rules::parse_endpoint(api_server_->address()).endpoint) {
+        config_.api.listen = *bound;
+    }
 }
 
 void App::on_record(nlohmann::ordered_json record) {
@@ -259,6 +263,16 @@ std::optional<std::string> App::apply(rules::Config config) {
 std::string App::listen_address(std::string_view name) const {
     const proxy::Proxy* proxy = find_proxy(name);
     return proxy ? proxy->listen_address() : std::string();
+}
+
+std::unordered_map<std::string, std::string> App::listen_addresses() const {
+    std::unordered_map<std::string, std::string> addresses;
+    addresses.reserve(proxies_.size());
+    for (const auto& proxy : proxies_) {
+        if (!proxy->listen_address().empty())
+            addresses.emplace(proxy->name(), proxy->listen_address());
+    }
+    return addresses;
 }
 
 std::vector<control::ConnectionInfo> App::connections() const {

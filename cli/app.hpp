@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -70,6 +71,7 @@ class App final : public control::ControlPlane {
     [[nodiscard]] const rules::Config& config() const override { return config_; }
     [[nodiscard]] std::optional<std::string> apply(rules::Config config) override;
     [[nodiscard]] std::string listen_address(std::string_view proxy) const override;
+    [[nodiscard]] std::unordered_map<std::string, std::string> listen_addresses() const override;
     [[nodiscard]] std::vector<control::ConnectionInfo> connections() const override;
     [[nodiscard]] std::size_t connection_count() const override {
         return runtime_->sessions().size();

@@ -47,8 +47,11 @@ class Api {
     HttpResponse update_toxic(const RoutedRequest& request);
     HttpResponse delete_toxic(const RoutedRequest& request);
 
-    // A proxy as Toxiproxy shows it: name, listen, upstream, enabled, toxics.
+    // A proxy as Toxiproxy shows it: name, listen, upstream, enabled, toxics. `bound` is the
+    // address it listens on (empty when it does not); the first form asks the plane for it.
     [[nodiscard]] nlohmann::ordered_json proxy_json(const rules::ProxyConfig& proxy) const;
+    [[nodiscard]] nlohmann::ordered_json proxy_json(const rules::ProxyConfig& proxy,
+                                                    const std::string& bound) const;
     // Keeps the `listen` string of an API body, shown until the proxy has a bound address.
     void remember_listen(const nlohmann::json& body, const rules::ProxyConfig& proxy);
     // Applies a copy of the configuration in which one proxy's rules were changed by `change`

@@ -2,6 +2,10 @@
 // reset. Each change is a new configuration applied through ControlPlane.
 #include <algorithm>
 #include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "control/api.hpp"
 #include "control/json_answers.hpp"
@@ -63,6 +67,50 @@ std::optional<std::string> read_proxy_fields(const json& body, rules::ProxyConfi
     return std::nullopt;
 }
 
+// An upstream that comes back into faultline (the proxy itself, the API): the 400's message.
+std::optional<std::string> upstream_error(const rules::ProxyConfig& proxy,
+                                          const rules::Config& running,
+                                          const std::string& suffix = "") {
+    auto problem = rules::upstream_problem(proxy.upstream, proxy.listen, running.api.listen);
+    if (!problem) return std::nullopt;
+    return "bad request body: upstream " + *problem + suffix;
+}
+
+// Adds a member whose key is known to be new. ordered_json's operator[] looks through the members
+// one by one, which for each proxy of a long list costs time quadratic in their number.
+void append_member(nlohmann::ordered_json& object, const std::string& key,
+                   nlohmann::ordered_json value) {
+    using Members = std::vector<std::pair<const std::string, nlohmann::ordered_json>>;
+    static_cast<Members&>(object.get_ref<nlohmann::ordered_json::object_t&>())
+        .emplace_back(key, std::move(value));
+}
+
+// `config` with the first `count` entries of a populate in it: a new name adds a proxy, a changed
+// listen or upstream replaces the proxy of that name, and an entry equal to the proxy it names
+// keeps that proxy as it is, with its toxics and its state (Toxiproxy's rule). `is_kept`, when
+// given, says which entries were kept. Linear in the proxies and the entries.
+rules::Config populated(rules::Config config, const std::vector<rules::ProxyConfig>& entries,
+                        std::size_t count, std::vector<bool>* is_kept = nullptr) {
+    std::unordered_map<std::string, std::size_t> index;
+    index.reserve(config.proxies.size() + count);
+    for (std::size_t i = 0; i < config.proxies.size(); ++i)
+        index.emplace(config.proxies[i].name, i);
+    for (std::size_t i = 0; i < count; ++i) {
+        const rules::ProxyConfig& entry = entries[i];
+        auto [it, is_new] = index.emplace(entry.name, config.proxies.size());
+        bool is_same = false;
+        if (is_new) {
+            config.proxies.push_back(entry);
+        } else {
+            rules::ProxyConfig& existing = config.proxies[it->second];
+            is_same = existing.listen == entry.listen && existing.upstream == entry.upstream;
+            if (!is_same) existing = entry;
+        }
+        if (is_kept) is_kept->push_back(is_same);
+    }
+    return config;
+}
+
 // A toxic parse error as Toxiproxy words it.
 HttpResponse toxic_error(const std::vector<std::string>& errors) {
     for (const auto& error : errors) {
@@ -81,7 +129,12 @@ HttpResponse toxic_error(const std::vector<std::string>& errors) {
 // Toxiproxy's proxies.
 
 nlohmann::ordered_json Api::proxy_json(const rules::ProxyConfig& proxy) const {
-    std::string listen = plane_.listen_address(proxy.name);
+    return proxy_json(proxy, plane_.listen_address(proxy.name));
+}
+
+nlohmann::ordered_json Api::proxy_json(const rules::ProxyConfig& proxy,
+                                       const std::string& bound) const {
+    std::string listen = bound;
     if (listen.empty()) {
         auto given = listen_as_given_.find(proxy.name);
         bool is_given = given != listen_as_given_.end() && given->second.first == proxy.listen;
@@ -107,9 +160,13 @@ void Api::remember_listen(const json& body, const rules::ProxyConfig& proxy) {
 }
 
 HttpResponse Api::list_proxies(const RoutedRequest&) {
+    const auto bound = plane_.listen_addresses();
     nlohmann::ordered_json body = nlohmann::ordered_json::object();
-    for (const auto& proxy : plane_.config().proxies)
-        body[proxy.name] = proxy_json(proxy);
+    for (const auto& proxy : plane_.config().proxies) {
+        auto it = bound.find(proxy.name);
+        append_member(body, proxy.name,
+                      proxy_json(proxy, it == bound.end() ? std::string() : it->second));
+    }
     return json_response(200, body);
 }
 
@@ -120,6 +177,7 @@ HttpResponse Api::create_proxy(const RoutedRequest& request) {
     rules::ProxyConfig proxy;
     proxy.settings = plane_.config().defaults;
     if (auto problem = read_proxy_fields(*body, proxy, true)) return error_response(400, *problem);
+    if (auto problem = upstream_error(proxy, plane_.config())) return error_response(400, *problem);
     if (find_proxy(plane_.config(), proxy.name)) return error_response(409, "proxy already exists");
     rules::Config config = plane_.config();
     config.proxies.push_back(proxy);
@@ -145,6 +203,8 @@ HttpResponse Api::update_proxy(const RoutedRequest& request) {
     if (auto problem = read_proxy_fields(*body, *proxy, false)) {
         return error_response(400, *problem);
     }
+    if (auto problem = upstream_error(*proxy, plane_.config()))
+        return error_response(400, *problem);
     rules::ProxyConfig updated = *proxy;
     if (auto failure = plane_.apply(std::move(config))) return error_response(500, *failure);
     remember_listen(*body, updated);
@@ -178,38 +238,56 @@ HttpResponse Api::populate(const RoutedRequest& request) {
     if (!body->is_array()) return error_response(400, "bad request body: expected an array");
     // Every entry is checked before anything changes.
     std::vector<rules::ProxyConfig> wanted;
+    wanted.reserve(body->size());
     for (std::size_t i = 0; i < body->size(); ++i) {
         rules::ProxyConfig proxy;
         proxy.settings = plane_.config().defaults;
-        if (auto problem =
-                read_proxy_fields((*body)[i], proxy, true, " at proxy " + std::to_string(i + 1))) {
+        const std::string where = " at proxy " + std::to_string(i + 1);
+        if (auto problem = read_proxy_fields((*body)[i], proxy, true, where)) {
+            return error_response(400, *problem);
+        }
+        if (auto problem = upstream_error(proxy, plane_.config(), where)) {
             return error_response(400, *problem);
         }
         wanted.push_back(std::move(proxy));
     }
-    // As Toxiproxy does, entries are applied in order and the first listen failure stops the
-    // rest: the answer is then a 500 that also lists the proxies done so far.
-    auto done = nlohmann::ordered_json::array();
-    for (const auto& proxy : wanted) {
-        rules::Config config = plane_.config();
-        rules::ProxyConfig* existing = find_proxy(config, proxy.name);
-        bool is_unchanged =
-            existing && existing->listen == proxy.listen && existing->upstream == proxy.upstream;
-        if (!is_unchanged) {  // an unchanged one is kept as it is, with its toxics and state
-            if (existing) {
-                *existing = proxy;
+    // As Toxiproxy does, entries take effect in order and the first listen failure stops the
+    // rest: the answer is then a 500 that also lists the proxies done so far. Applying them one
+    // by one would cost a whole configuration's change per entry; instead all of them are one
+    // change, and only when that fails are the first ones applied without the rest, the failing
+    // entry found by halving (a failed change leaves everything as it was).
+    const rules::Config original = plane_.config();
+    std::size_t done = wanted.size();
+    std::vector<bool> is_kept;
+    std::optional<std::string> failure = plane_.apply(populated(original, wanted, done, &is_kept));
+    if (failure) {
+        std::size_t good = 0;  // the first `good` entries apply: they are what is running now
+        std::size_t bad = done;
+        while (bad - good > 1) {
+            std::size_t middle = good + (bad - good) / 2;
+            if (auto problem = plane_.apply(populated(original, wanted, middle))) {
+                bad = middle;
+                failure = std::move(problem);
             } else {
-                config.proxies.push_back(proxy);
+                good = middle;
             }
-            if (auto failure = plane_.apply(std::move(config))) {
-                return json_response(500,
-                                     {{"error", *failure}, {"status", 500}, {"proxies", done}});
-            }
-            remember_listen((*body)[done.size()], proxy);
         }
-        done.push_back(proxy_json(*find_proxy(plane_.config(), proxy.name)));
+        done = good;
     }
-    return json_response(201, {{"proxies", done}});
+    const auto bound = plane_.listen_addresses();
+    std::unordered_map<std::string_view, const rules::ProxyConfig*> running;
+    for (const auto& proxy : plane_.config().proxies)
+        running.emplace(proxy.name, &proxy);
+    auto proxies = nlohmann::ordered_json::array();
+    for (std::size_t i = 0; i < done; ++i) {
+        const rules::ProxyConfig& proxy = *running.at(wanted[i].name);
+        if (!is_kept[i]) remember_listen((*body)[i], wanted[i]);
+        auto it = bound.find(proxy.name);
+        proxies.push_back(proxy_json(proxy, it == bound.end() ? std::string() : it->second));
+    }
+    if (failure)
+        return json_response(500, {{"error", *failure}, {"status", 500}, {"proxies", proxies}});
+    return json_response(201, {{"proxies", proxies}});
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "control/loop_lag.hpp"
@@ -42,6 +43,9 @@ class ControlPlane {
     [[nodiscard]] virtual std::optional<std::string> apply(rules::Config config) = 0;
     // The address a proxy listens on ("127.0.0.1:40123"); empty when it does not listen.
     [[nodiscard]] virtual std::string listen_address(std::string_view proxy) const = 0;
+    // Every listening proxy's address by name, in one pass: for answers about many proxies, where
+    // a listen_address call per proxy would cost time quadratic in their number.
+    [[nodiscard]] virtual std::unordered_map<std::string, std::string> listen_addresses() const = 0;
     [[nodiscard]] virtual std::vector<ConnectionInfo> connections() const = 0;
     [[nodiscard]] virtual std::size_t connection_count() const = 0;
     // Live connections by proxy name (no entry for a proxy without any).

@@ -275,16 +275,33 @@ void Proxy::start_polling() {
     (void)uv_poll_start(acceptor_.get(), UV_READABLE, on_acceptable);
 }
 
+namespace {
+
+// The same rules in the same order, each with the same fault specification (a rule that was not
+// touched shares it with its previous version).
+bool is_same_rule_list(const std::vector<rules::Rule>& a, const std::vector<rules::Rule>& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+        return x.name == y.name && x.stream == y.stream && x.toxicity == y.toxicity &&
+               x.enabled == y.enabled && x.fault == y.fault && x.match == y.match;
+    });
+}
+
+}  // namespace
+
 void Proxy::set_rules(std::vector<rules::Rule> rules) {
+    // A change elsewhere in the configuration leaves this proxy's connections alone.
+    if (is_same_rule_list(rules, config_.rules)) return;
     // A rule that is new (or comes back) counts its connections from zero.
     rule_counters_.keep_only(rules);
     config_.rules = std::move(rules);
     update_listener_action();
-    // Applying rules can end sessions, which leave the runtime's list: collect them first.
-    std::vector<Session*> sessions;
-    for (const auto& [id, session] : runtime_.sessions()) {
-        if (&session->proxy() == this) sessions.push_back(session.get());
-    }
+    apply_to_sessions();
+}
+
+// Applying rules also re-arms each connection's timers with the proxy's settings.
+void Proxy::apply_to_sessions() {
+    // Applying rules can end sessions, which may then be freed: collect them first.
+    std::vector<Session*> sessions(sessions_.begin(), sessions_.end());
     for (Session* session : sessions)
         session->apply_rules(config_.rules);
 }
@@ -365,10 +382,14 @@ void Proxy::release_accept_queue() {
 }
 
 void Proxy::update(rules::ProxyConfig config) {
+    const rules::ProxySettings settings_before = config_.settings;
     auto new_rules = std::move(config.rules);
     config.rules = std::move(config_.rules);
     config_ = std::move(config);
+    bool is_same_rules = is_same_rule_list(new_rules, config_.rules);
     set_rules(std::move(new_rules));
+    // New timeouts apply to the live connections even when the rules stay the same.
+    if (is_same_rules && !(config_.settings == settings_before)) apply_to_sessions();
 }
 
 void Proxy::note_connected() {

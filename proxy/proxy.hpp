@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "faults/spec.hpp"
@@ -23,6 +24,7 @@
 namespace faultline::proxy {
 
 class Runtime;
+class Session;
 
 class Proxy {
   public:
@@ -56,6 +58,11 @@ class Proxy {
     // New settings for the same listen address: the listener and the live connections stay;
     // timers and lists apply to them at once, a new upstream to new connections.
     void update(rules::ProxyConfig config);
+    // This proxy's sessions, from their creation until they are freed: a change to one proxy
+    // looks at its own connections, not at every connection of the program.
+    void attach(Session& session) { sessions_.insert(&session); }
+    void detach(Session& session) { sessions_.erase(&session); }
+    [[nodiscard]] const std::unordered_set<Session*>& sessions() const { return sessions_; }
     // How many connections each rule has been considered for (`first` and `every`).
     [[nodiscard]] rules::RuleCounters& rule_counters() { return rule_counters_; }
     // 0 for the first connection this proxy accepts, then 1, 2...: what a session's random
@@ -83,6 +90,7 @@ class Proxy {
     void reset_accept_queue();
     // Rules that act on the listener (refuse reject, refuse drop) while they are enabled.
     void update_listener_action();
+    void apply_to_sessions();
     void fill_accept_queue();
     void release_accept_queue();
     void start_polling();
@@ -95,6 +103,7 @@ class Proxy {
     std::string bound_address_;
     RefusalDiagnosis diagnosis_;
     rules::RuleCounters rule_counters_;
+    std::unordered_set<Session*> sessions_;
     std::uint64_t connections_accepted_ = 0;
     faults::ListenerAction listener_action_ = faults::ListenerAction::none;
     std::vector<int> filler_fds_;             // faultline's own connects that fill the queue

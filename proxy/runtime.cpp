@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <cassert>
+#include <string_view>
 #include <utility>
 
+#include "proxy/proxy.hpp"
 #include "proxy/session.hpp"
 #include "rules/random.hpp"
 #include "teardown/log.hpp"
@@ -97,37 +99,55 @@ void Runtime::run_deferred() {
 
 void Runtime::clear_sessions(const Proxy* proxy, teardown::Reason reason) {
     std::vector<Session*> victims;
-    for (auto& [id, session] : sessions_) {
-        if (!proxy || &session->proxy() == proxy) victims.push_back(session.get());
+    if (proxy) {
+        victims.assign(proxy->sessions().begin(), proxy->sessions().end());
+    } else {
+        for (auto& [id, session] : sessions_)
+            victims.push_back(session.get());
     }
     for (Session* session : victims)
         session->clear(reason);
 }
 
-void Runtime::register_upstream(const std::string& local, std::string destination,
-                                Session& session) {
-    upstreams_[local].push_back({std::move(destination), &session});
+namespace {
+
+// "[::ffff:127.0.0.1]:5000" as "127.0.0.1:5000": a dual-stack listener sees IPv4 peers so.
+std::string unmapped(std::string address) {
+    constexpr std::string_view prefix = "[::ffff:";
+    const auto close = address.find(']');
+    if (!address.starts_with(prefix) || close == std::string::npos) return address;
+    const std::string host = address.substr(prefix.size(), close - prefix.size());
+    if (host.find('.') == std::string::npos) return address;
+    return host + address.substr(close + 1);
+}
+
+}  // namespace
+
+void Runtime::register_upstream(const std::string& local, Address remote, Session& session) {
+    upstreams_[unmapped(local)].push_back({std::move(remote), &session});
 }
 
 void Runtime::unregister_upstream(const std::string& local, const Session& session) {
-    auto it = upstreams_.find(local);
+    auto it = upstreams_.find(unmapped(local));
     if (it == upstreams_.end()) return;
     std::erase_if(it->second, [&session](const Upstream& u) { return u.session == &session; });
     if (it->second.empty()) upstreams_.erase(it);
 }
 
 Session* Runtime::upstream_session(const std::string& client_address,
-                                   const Reached& reached) const {
-    auto it = upstreams_.find(client_address);
+                                   const Address& reached) const {
+    if (upstreams_.empty()) return nullptr;
+    auto it = upstreams_.find(unmapped(client_address));
     if (it == upstreams_.end()) return nullptr;
-    const std::string destination = reached();
+    const std::string reached_address = unmapped(reached());
+    if (reached_address.empty()) return nullptr;
     for (const Upstream& upstream : it->second) {
-        if (upstream.destination == destination) return upstream.session;
+        if (unmapped(upstream.remote()) == reached_address) return upstream.session;
     }
     return nullptr;
 }
 
-std::vector<Session*> Runtime::loop_chain(const std::string& client_address, const Reached& reached,
+std::vector<Session*> Runtime::loop_chain(const std::string& client_address, const Address& reached,
                                           const Proxy& proxy) const {
     std::vector<Session*> chain;
     for (Session* s = upstream_session(client_address, reached); s && chain.size() < 64;
@@ -136,6 +156,10 @@ std::vector<Session*> Runtime::loop_chain(const std::string& client_address, con
         if (&s->proxy() == &proxy) return chain;
     }
     return {};
+}
+
+bool Runtime::is_own_upstream(const std::string& peer, const Address& reached) const {
+    return upstream_session(peer, reached) != nullptr;
 }
 
 void Runtime::close() {

@@ -62,21 +62,26 @@ class Runtime {
     // Ends live sessions (all, or one proxy's) with the given reason.
     void clear_sessions(const Proxy* proxy, teardown::Reason reason);
 
-    // Loop detection. Upstream sockets are registered by their local address, with their
-    // destination. A client connection comes from one of them exactly when the client's address
-    // is that local address and the address the client reached is that destination: one end
-    // alone is not enough, since the kernel gives one local port to connections towards
-    // different destinations. The reached address costs a system call, so `reached` is asked
-    // only when a client's address matches.
-    using Reached = std::function<std::string()>;
-    void register_upstream(const std::string& local, std::string destination, Session& session);
+    // Loop detection compares socket pairs, not the addresses dialled: an upstream socket is
+    // registered by its local address, with a way to ask the address it is connected to. A
+    // connection that faultline accepts comes from one of them exactly when its peer is that
+    // local address and the address it reached is that upstream socket's peer: one end alone is
+    // not enough, since the kernel gives one local port to connections towards different
+    // destinations, and the address dialled is not the one reached (0.0.0.0 reaches 127.0.0.1).
+    // The addresses reached cost system calls, so they are asked only when a peer matches.
+    // IPv4 addresses seen through an IPv6 socket ([::ffff:127.0.0.1]:5000) compare as IPv4.
+    using Address = std::function<std::string()>;
+    void register_upstream(const std::string& local, Address remote, Session& session);
     void unregister_upstream(const std::string& local, const Session& session);
     // When the client connection from `client_address` to `proxy` closes a loop (it comes from
     // one of faultline's upstream sockets, through a chain of sessions that started at `proxy`):
     // that chain, nearest first. Empty when there is no loop.
     [[nodiscard]] std::vector<Session*> loop_chain(const std::string& client_address,
-                                                   const Reached& reached,
+                                                   const Address& reached,
                                                    const Proxy& proxy) const;
+    // Whether a connection accepted from `peer`, which reached `reached`, is one of faultline's
+    // own upstream connections: the control API refuses those.
+    [[nodiscard]] bool is_own_upstream(const std::string& peer, const Address& reached) const;
 
     // One descriptor kept open for the moment when there is none left: released to accept a
     // connection that must be dropped (so it can be reset and recorded), then taken again.
@@ -108,12 +113,12 @@ class Runtime {
     std::vector<std::unique_ptr<Session>> retired_;
     std::vector<std::function<void()>> deferred_;
     struct Upstream {
-        std::string destination;
+        Address remote;
         Session* session = nullptr;
     };
     // The upstream session a client connection comes from, or nullptr.
     [[nodiscard]] Session* upstream_session(const std::string& client_address,
-                                            const Reached& reached) const;
+                                            const Address& reached) const;
     std::unordered_map<std::string, std::vector<Upstream>> upstreams_;  // by local address
     UvHandle<uv_check_t> reaper_;
     int reserve_fd_ = -1;

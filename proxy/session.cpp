@@ -26,10 +26,12 @@ Session::Session(Runtime& runtime, Proxy& proxy, std::uint64_t id)
     if (uv_timer_init(runtime_.loop(), timer_.get()) == 0) timer_.mark_initialised();
     started_at_ = uv_now(runtime_.loop());
     last_activity_ = started_at_;
+    proxy_.attach(*this);
 }
 
 Session::~Session() {
     stop_resolving();
+    proxy_.detach(*this);
 }
 
 const rules::ProxySettings& Session::settings() const {
@@ -90,6 +92,12 @@ void Session::on_leg_eof(Leg& from) {
         end_silently_if_done();
     } else {
         rules_.on_end(stream);
+        // faultline has this FIN even when a rule holds it back or drops it (half_close
+        // drop_fin): the connection is half-closed from now on, and its timer runs.
+        if (state_ == State::open && half_closed_at_ == 0) {
+            half_closed_at_ = uv_now(runtime_.loop());
+            arm_timer();
+        }
     }
     // The end may need no shutdown of ours (a rule already sent the FIN it stands for, as
     // half_close early_fin does): then this EOF can be the last thing the connection waited for.

@@ -113,7 +113,10 @@ void Session::connect_to(const sockaddr& address) {
     // connect() has already bound the local port: remember it before the SYN can come back.
     upstream_local_ = local_address(server_.tcp());
     if (!upstream_local_.empty()) {
-        runtime_.register_upstream(upstream_local_, address_text(address), *this);
+        // What it is connected to is asked only when a connection comes from its local address:
+        // by then the handshake is complete.
+        runtime_.register_upstream(
+            upstream_local_, [this] { return peer_address(server_.tcp()); }, *this);
     }
 }
 

@@ -45,7 +45,7 @@ std::size_t ActiveRule::count_passing(std::size_t length) {
 }
 
 void ActiveRule::start() {
-    if (fault_ || !rule_.fault || connection_.is_over()) return;
+    if (fault_ || !rule_.fault || is_removed_ || connection_.is_over()) return;
     fault_ = rule_.fault->create();
     if (!fault_) return;
     connection_.rule_started(*this);
@@ -137,35 +137,48 @@ std::size_t StreamChain::held_bytes() const {
     return held;
 }
 
-ActiveRule* StreamChain::find(std::string_view name) {
-    for (auto& rule : rules_) {
-        if (rule->rule().name == name) return rule.get();
-    }
-    return nullptr;
+ActiveRule* StreamChain::find(const std::string& name) {
+    if (!by_name_) return nullptr;
+    auto it = by_name_->find(name);
+    return it == by_name_->end() ? nullptr : it->second;
 }
 
 std::vector<std::string> StreamChain::names() const {
     std::vector<std::string> names;
-    names.reserve(rules_.size());
-    for (const auto& rule : rules_)
-        names.push_back(rule->rule().name);
+    if (is_empty()) return names;
+    names.reserve(by_name_->size());
+    for (const auto& rule : rules_) {
+        if (!rule->is_removed()) names.push_back(rule->rule().name);
+    }
     return names;
 }
 
 void StreamChain::add(Rule rule, Micros connection_age) {
-    rules_.push_back(std::make_unique<ActiveRule>(connection_, *this, std::move(rule)));
+    auto active = std::make_unique<ActiveRule>(connection_, *this, std::move(rule));
+    active->index_ = rules_.size();
+    if (!by_name_) by_name_ = std::make_unique<std::unordered_map<std::string, ActiveRule*>>();
+    (*by_name_)[active->rule().name] = active.get();
+    rules_.push_back(std::move(active));
     rules_.back()->arm(connection_age);
 }
 
-bool StreamChain::remove(std::string_view name) {
-    auto is_named = [name](const auto& rule) { return rule->rule().name == name; };
-    auto it = std::find_if(rules_.begin(), rules_.end(), is_named);
-    if (it == rules_.end()) return false;
-    bool has_hole = (*it)->stop();
-    // stop() releases bytes, which may have ended the connection; look again.
-    it = std::find_if(rules_.begin(), rules_.end(), is_named);
-    if (it != rules_.end()) rules_.erase(it);
-    return has_hole;
+bool StreamChain::remove(const std::string& name) {
+    if (!by_name_) return false;
+    auto it = by_name_->find(name);
+    if (it == by_name_->end()) return false;
+    ActiveRule* rule = it->second;
+    by_name_->erase(it);
+    rule->is_removed_ = true;
+    has_removed_ = true;
+    return rule->stop();
+}
+
+void StreamChain::compact() {
+    if (!has_removed_) return;
+    has_removed_ = false;
+    std::erase_if(rules_, [](const auto& rule) { return rule->is_removed(); });
+    for (std::size_t i = 0; i < rules_.size(); ++i)
+        rules_[i]->index_ = i;
 }
 
 void StreamChain::release_after(const ActiveRule& rule) {
@@ -178,16 +191,10 @@ void StreamChain::cancel_timers() {
         rule->cancel_timer();
 }
 
-std::size_t StreamChain::index_of(const ActiveRule& rule) const {
-    for (std::size_t i = 0; i < rules_.size(); ++i) {
-        if (rules_[i].get() == &rule) return i;
-    }
-    return rules_.size();
-}
-
 void StreamChain::pass_from(std::size_t index, std::string bytes) {
     for (std::size_t i = index; i < rules_.size(); ++i) {
         ActiveRule& rule = *rules_[i];
+        if (rule.is_removed()) continue;
         if (!rule.is_running() && rule.is_ready()) rule.start();
         if (rule.is_running()) {
             rule.fault()->on_data(rule, std::move(bytes));
@@ -219,6 +226,7 @@ void StreamChain::pass_from(std::size_t index, std::string bytes) {
 void StreamChain::end_from(std::size_t index) {
     for (std::size_t i = index; i < rules_.size(); ++i) {
         ActiveRule& rule = *rules_[i];
+        if (rule.is_removed()) continue;
         if (!rule.is_running() && rule.is_ready()) rule.start();
         if (rule.is_running()) {
             rule.fault()->on_end(rule);

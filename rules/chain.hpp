@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "faults/fault.hpp"
@@ -43,6 +44,8 @@ class ActiveRule final : public faults::Context {
     // destination will never get (the stream has a hole).
     bool stop();
 
+    // Removed from its chain (stopped), until the chain drops it at the end of the change.
+    [[nodiscard]] bool is_removed() const { return is_removed_; }
     // Its match conditions are met (or it has none): it runs as soon as bytes or the end reach it.
     [[nodiscard]] bool is_ready() const;
     // Counts bytes passing while the rule waits for after_bytes; returns how many of `length`
@@ -69,9 +72,13 @@ class ActiveRule final : public faults::Context {
     [[nodiscard]] bool is_waiting_for_bytes() const;
     void on_timer();
 
+    friend class StreamChain;
+
     ConnectionRules& connection_;
     StreamChain& chain_;
     Rule rule_;
+    std::size_t index_ = 0;  // its place in the chain, kept by the chain
+    bool is_removed_ = false;
     std::unique_ptr<faults::Fault> fault_;
     std::unique_ptr<Timer> timer_;  // made on first use
     bool is_waiting_for_time_ = false;
@@ -83,16 +90,20 @@ class StreamChain {
     StreamChain(ConnectionRules& connection, faults::Stream stream)
         : connection_(connection), stream_(stream) {}
 
-    [[nodiscard]] bool is_empty() const { return rules_.empty(); }
+    [[nodiscard]] bool is_empty() const { return !by_name_ || by_name_->empty(); }
     [[nodiscard]] faults::Stream stream() const { return stream_; }
     [[nodiscard]] std::size_t held_bytes() const;
-    [[nodiscard]] ActiveRule* find(std::string_view name);
+    [[nodiscard]] ActiveRule* find(const std::string& name);
     [[nodiscard]] std::vector<std::string> names() const;
 
     // Adds a rule at the end and arms it.
     void add(Rule rule, Micros connection_age);
-    // Stops and removes the named rule; true when it left a hole in the stream.
-    bool remove(std::string_view name);
+    // Stops and removes the named rule; true when it left a hole in the stream. The rule keeps
+    // its place, doing nothing, until compact(): removing many rules one by one from the middle
+    // of a long chain would cost time quadratic in its length.
+    bool remove(const std::string& name);
+    // Drops the removed rules; called once a change is done.
+    void compact();
     // The rules after `rule` release what they hold and stop acting: what the connection's
     // closing rule let through reaches the destination before the FIN.
     void release_after(const ActiveRule& rule);
@@ -107,12 +118,16 @@ class StreamChain {
     // Bytes and the end leaving the rule at `index` - 1 (entering the chain at `index`).
     void pass_from(std::size_t index, std::string bytes);
     void end_from(std::size_t index);
-    [[nodiscard]] std::size_t index_of(const ActiveRule& rule) const;
+    [[nodiscard]] static std::size_t index_of(const ActiveRule& rule) { return rule.index_; }
 
   private:
     ConnectionRules& connection_;
     faults::Stream stream_;
-    std::vector<std::unique_ptr<ActiveRule>> rules_;
+    std::vector<std::unique_ptr<ActiveRule>> rules_;  // removed ones too, until compact()
+    // The rules not removed, by name; made with the first rule, so that a stream without rules
+    // carries no table.
+    std::unique_ptr<std::unordered_map<std::string, ActiveRule*>> by_name_;
+    bool has_removed_ = false;
 };
 
 }  // namespace faultline::rules

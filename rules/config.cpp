@@ -154,7 +154,7 @@ class ConfigReader : public TomlReader {
     }
 
     ProxyConfig read_proxy(const toml::table& table, std::string_view path,
-                           const ProxySettings& defaults) {
+                           const ProxySettings& defaults, const Endpoint& api) {
         check_keys(table, path, proxy_keys);
         ProxyConfig proxy;
         proxy.settings = defaults;
@@ -171,6 +171,9 @@ class ConfigReader : public TomlReader {
         }
         if (require(table, path, "upstream")) {
             proxy.upstream = read_endpoint(table, "upstream", path, false).value_or(Endpoint{});
+            if (auto problem = upstream_problem(proxy.upstream, proxy.listen, api)) {
+                error(*table.get("upstream"), member(path, "upstream"), *problem);
+            }
         }
         if (const auto* enabled = typed<bool>(table, "enabled", path, "a boolean")) {
             proxy.enabled = enabled->get();
@@ -196,7 +199,7 @@ class ConfigReader : public TomlReader {
                 mismatch(entry, path, "a table");
                 continue;
             }
-            auto proxy = read_proxy(*table, path, config.defaults);
+            auto proxy = read_proxy(*table, path, config.defaults, config.api.listen);
             if (!proxy.name.empty() && !names.emplace(proxy.name, i).second) {
                 error(*table->get("name"), member(path, "name"),
                       "name " + single_quoted(proxy.name) + " is already used by " +
@@ -421,6 +424,19 @@ std::string Expectation::describe() const {
 ConfigError::ConfigError(std::vector<std::string> errors)
     : std::runtime_error(join(errors, "\n")), errors_(std::move(errors)) {}
 
+std::optional<std::string> upstream_problem(const Endpoint& upstream, const Endpoint& listen,
+                                            const Endpoint& api) {
+    if (reaches(upstream, listen)) {
+        return upstream.text() + " reaches the proxy's own listen address " + listen.text() +
+               ": every connection would loop back into the proxy";
+    }
+    if (reaches(upstream, api)) {
+        return upstream.text() + " reaches the control API at " + api.text() +
+               ": the proxy would open the API to its clients";
+    }
+    return std::nullopt;
+}
+
 std::optional<std::string> apply_overrides(Config& config, const CommandLineOverrides& overrides) {
     if (overrides.api) {
         auto parsed = parse_listen_endpoint(*overrides.api);
@@ -428,6 +444,13 @@ std::optional<std::string> apply_overrides(Config& config, const CommandLineOver
         if (!parsed.endpoint->is_loopback() && !config.api.token) {
             return "--api: listening on " + parsed.endpoint->text() +
                    " beyond loopback requires api.token in the configuration";
+        }
+        for (const auto& proxy : config.proxies) {
+            if (reaches(proxy.upstream, *parsed.endpoint)) {
+                return "--api: " + parsed.endpoint->text() + " is reached by the upstream " +
+                       proxy.upstream.text() + " of proxy " + proxy.name +
+                       ": the proxy would open the API to its clients";
+            }
         }
         config.api.listen = *parsed.endpoint;
     }

@@ -98,6 +98,14 @@ struct Config {
     std::vector<Expectation> expectations;  // used by `faultline run`
 };
 
+// What is wrong with a proxy's upstream that would come back into faultline: the proxy's own
+// listen address (every connection would loop back into the proxy) or the control API's address
+// (the proxy would open the API to whoever reaches the proxy), as rules::reaches decides. The
+// message ends the sentence "upstream X: ".
+[[nodiscard]] std::optional<std::string> upstream_problem(const Endpoint& upstream,
+                                                          const Endpoint& listen,
+                                                          const Endpoint& api);
+
 // Command-line values that override the file: --api, --log-format, --log-level.
 struct CommandLineOverrides {
     std::optional<std::string> api;

@@ -2,6 +2,8 @@
 #include "rules/connection_rules.hpp"
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_set>
 
 namespace faultline::rules {
 namespace {
@@ -40,6 +42,20 @@ const StreamChain& ConnectionRules::chain(faults::Stream stream) const {
 
 void ConnectionRules::apply(const std::vector<Rule>& rules, const ConnectionFacts& facts,
                             RuleCounters& counters, Micros age) {
+    is_applying_ = true;
+    apply_changes(rules, facts, counters, age);
+    is_applying_ = false;
+    upstream_.compact();
+    downstream_.compact();
+    // What the rules hold changed as they came and went: one look at each stream, not one per
+    // rule (each look adds up every rule of the stream).
+    for (auto stream : {faults::Stream::upstream, faults::Stream::downstream}) {
+        if (!host_.is_over()) host_.held_bytes_changed(stream);
+    }
+}
+
+void ConnectionRules::apply_changes(const std::vector<Rule>& rules, const ConnectionFacts& facts,
+                                    RuleCounters& counters, Micros age) {
     for (const auto& rule : rules) {
         StreamChain& stream_chain = chain(rule.stream);
         bool is_wanted = rule.enabled && rule.fault != nullptr;
@@ -57,12 +73,13 @@ void ConnectionRules::apply(const std::vector<Rule>& rules, const ConnectionFact
         if (host_.is_over()) return;
     }
     // Rules that are gone release what they hold.
+    std::array<std::unordered_set<std::string_view>, 2> kept;
+    for (const auto& rule : rules)
+        kept[index_of(rule.stream)].insert(rule.name);
     for (StreamChain* stream_chain : {&upstream_, &downstream_}) {
+        const auto& kept_here = kept[index_of(stream_chain->stream())];
         for (const auto& name : stream_chain->names()) {
-            bool is_kept = std::any_of(rules.begin(), rules.end(), [&](const Rule& rule) {
-                return rule.name == name && rule.stream == stream_chain->stream();
-            });
-            if (is_kept) continue;
+            if (kept_here.contains(name)) continue;
             remove(*stream_chain, name);
             if (host_.is_over()) return;
         }

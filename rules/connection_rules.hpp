@@ -89,7 +89,9 @@ class ConnectionRules {
         host_.deliver(stream, std::move(bytes));
     }
     void deliver_end(faults::Stream stream) { host_.deliver_end(stream); }
-    void held_bytes_changed(faults::Stream stream) { host_.held_bytes_changed(stream); }
+    void held_bytes_changed(faults::Stream stream) {
+        if (!is_applying_) host_.held_bytes_changed(stream);
+    }
     void rule_started(const ActiveRule& rule);
     void rule_reset(const ActiveRule& rule, faults::Target target, bool flush);
     void rule_close(const ActiveRule& rule);
@@ -97,6 +99,8 @@ class ConnectionRules {
     void rule_reset_on_reverse_data(const ActiveRule& rule);
 
   private:
+    void apply_changes(const std::vector<Rule>& rules, const ConnectionFacts& facts,
+                       RuleCounters& counters, Micros age);
     [[nodiscard]] StreamChain& chain(faults::Stream stream);
     [[nodiscard]] const StreamChain& chain(faults::Stream stream) const;
     // Removes a rule from its chain; a hole it leaves ends the connection.
@@ -117,6 +121,7 @@ class ConnectionRules {
     // sender, as toward a peer that had fully closed (half_close collapse); "" when none.
     std::array<std::string, 2> collapsed_by_;
     std::string last_fired_;
+    bool is_applying_ = false;  // apply() reports held bytes once, at its end
 };
 
 }  // namespace faultline::rules

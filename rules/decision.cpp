@@ -2,31 +2,46 @@
 #include "rules/decision.hpp"
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_set>
 
 namespace faultline::rules {
 namespace {
 
-bool is_present_and_enabled(const std::vector<Rule>& rules, const std::string& name) {
-    return std::any_of(rules.begin(), rules.end(),
-                       [&](const Rule& rule) { return rule.name == name && rule.enabled; });
+// The names of the rules that are present and enabled.
+std::unordered_set<std::string_view> enabled_names(const std::vector<Rule>& rules) {
+    std::unordered_set<std::string_view> names;
+    names.reserve(rules.size());
+    for (const auto& rule : rules) {
+        if (rule.enabled) names.insert(rule.name);
+    }
+    return names;
+}
+
+std::size_t index_of(faults::Stream stream) {
+    return stream == faults::Stream::upstream ? 0 : 1;
 }
 
 }  // namespace
 
 void RuleCounters::keep_only(const std::vector<Rule>& rules) {
-    std::erase_if(counts_,
-                  [&](const auto& entry) { return !is_present_and_enabled(rules, entry.first); });
+    if (counts_.empty()) return;
+    const auto kept = enabled_names(rules);
+    std::erase_if(counts_, [&](const auto& entry) { return !kept.contains(entry.first); });
 }
 
 bool Decisions::applies(const Rule& rule, const ConnectionFacts& facts, RuleCounters& counters,
                         Random& random) {
     if (!rule.fault || rule.fault->listener_action() != faults::ListenerAction::none) return false;
-    auto known = std::find_if(decisions_.begin(), decisions_.end(), [&](const Decision& d) {
-        return d.name == rule.name && d.stream == rule.stream;
-    });
-    if (known != decisions_.end()) {
-        if (known->toxicity == rule.toxicity && known->match == rule.match) return known->applies;
-        decisions_.erase(known);  // a changed toxicity or match is a new decision
+    if (!decisions_) decisions_ = std::make_unique<std::array<ByName, 2>>();
+    auto& decisions = (*decisions_)[index_of(rule.stream)];
+    auto known = decisions.find(rule.name);
+    if (known != decisions.end()) {
+        const Decision& decision = known->second;
+        if (decision.toxicity == rule.toxicity && decision.match == rule.match) {
+            return decision.applies;
+        }
+        decisions.erase(known);  // a changed toxicity or match is a new decision
     }
     bool applies = true;
     const auto& match = rule.match;
@@ -41,14 +56,16 @@ bool Decisions::applies(const Rule& rule, const ConnectionFacts& facts, RuleCoun
         if (match.every && index % *match.every != 0) applies = false;
     }
     if (applies) applies = random.uniform() < rule.toxicity;
-    decisions_.push_back({rule.name, rule.stream, rule.toxicity, rule.match, applies});
+    decisions.emplace(rule.name, Decision{rule.toxicity, rule.match, applies});
     return applies;
 }
 
 void Decisions::keep_only(const std::vector<Rule>& rules) {
-    std::erase_if(decisions_, [&](const Decision& decision) {
-        return !is_present_and_enabled(rules, decision.name);
-    });
+    if (!decisions_) return;
+    const auto kept = enabled_names(rules);
+    for (auto& decisions : *decisions_) {
+        std::erase_if(decisions, [&](const auto& entry) { return !kept.contains(entry.first); });
+    }
 }
 
 }  // namespace faultline::rules

@@ -6,10 +6,12 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <cstdint>
-#include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "rules/random.hpp"
@@ -27,7 +29,7 @@ class RuleCounters {
     void keep_only(const std::vector<Rule>& rules);
 
   private:
-    std::map<std::string, std::uint64_t> counts_;
+    std::unordered_map<std::string, std::uint64_t> counts_;
 };
 
 // What the decision knows of the connection.
@@ -49,13 +51,14 @@ class Decisions {
 
   private:
     struct Decision {
-        std::string name;
-        faults::Stream stream;
         double toxicity;
         Match match;
         bool applies;
     };
-    std::vector<Decision> decisions_;
+    // By stream (upstream, downstream), then by rule name; made on the first decision, so that a
+    // connection without rules carries no tables.
+    using ByName = std::unordered_map<std::string, Decision>;
+    std::unique_ptr<std::array<ByName, 2>> decisions_;
 };
 
 }  // namespace faultline::rules

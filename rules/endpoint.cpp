@@ -3,6 +3,8 @@
 #include "rules/endpoint.hpp"
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 
 #include <algorithm>
 #include <array>
@@ -10,6 +12,7 @@
 #include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace faultline::rules {
 namespace {
@@ -107,6 +110,59 @@ std::optional<in6_addr> as_ipv6(const std::string& host) {
     return ipv6_address(host);
 }
 
+// An IP address as the kernel compares it: the family and its bytes.
+struct IpAddress {
+    int family = AF_UNSPEC;
+    std::array<unsigned char, 16> bytes{};
+
+    bool operator==(const IpAddress&) const = default;
+};
+
+std::optional<IpAddress> ip_address(const std::string& host) {
+    IpAddress ip;
+    if (inet_pton(AF_INET, host.c_str(), ip.bytes.data()) == 1) {
+        ip.family = AF_INET;
+        return ip;
+    }
+    if (inet_pton(AF_INET6, host.c_str(), ip.bytes.data()) == 1) {
+        ip.family = AF_INET6;
+        return ip;
+    }
+    return std::nullopt;
+}
+
+bool is_wildcard(const IpAddress& ip) {
+    return ip == IpAddress{ip.family, {}};
+}
+
+// The address the kernel connects to for a wildcard destination: 127.0.0.1, or ::1.
+IpAddress dialled_loopback(int family) {
+    return *ip_address(family == AF_INET ? "127.0.0.1" : "::1");
+}
+
+bool is_loopback(const IpAddress& ip) {
+    return ip.family == AF_INET ? ip.bytes[0] == 127 : ip == dialled_loopback(AF_INET6);
+}
+
+// One of the addresses of this machine's network interfaces.
+bool is_interface_address(const IpAddress& ip) {
+    ifaddrs* list = nullptr;
+    if (getifaddrs(&list) != 0) return false;
+    bool is_found = false;
+    for (const ifaddrs* entry = list; entry && !is_found; entry = entry->ifa_next) {
+        if (!entry->ifa_addr || entry->ifa_addr->sa_family != ip.family) continue;
+        if (ip.family == AF_INET) {
+            const auto& v4 = reinterpret_cast<const sockaddr_in&>(*entry->ifa_addr);
+            is_found = std::memcmp(&v4.sin_addr, ip.bytes.data(), sizeof v4.sin_addr) == 0;
+        } else {
+            const auto& v6 = reinterpret_cast<const sockaddr_in6&>(*entry->ifa_addr);
+            is_found = std::memcmp(&v6.sin6_addr, ip.bytes.data(), sizeof v6.sin6_addr) == 0;
+        }
+    }
+    freeifaddrs(list);
+    return is_found;
+}
+
 }  // namespace
 
 bool listens_overlap(const Endpoint& a, const Endpoint& b) {
@@ -123,6 +179,32 @@ bool listens_overlap(const Endpoint& a, const Endpoint& b) {
     if (is_ipv4_any(*first)) return is_ipv4(*second);
     if (is_ipv4_any(*second)) return is_ipv4(*first);
     return IN6_ARE_ADDR_EQUAL(&*first, &*second);
+}
+
+bool reaches(const Endpoint& upstream, const Endpoint& listener) {
+    if (upstream.port != listener.port || listener.port == 0) return false;
+    const auto listening = ip_address(listener.host);
+    if (!listening) return false;
+    std::vector<IpAddress> dialled;
+    std::string host = upstream.host;
+    std::transform(host.begin(), host.end(), host.begin(), [](char c) {
+        return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+    });
+    if (host == "localhost") {
+        dialled = {dialled_loopback(AF_INET), dialled_loopback(AF_INET6)};
+    } else if (auto ip = ip_address(host)) {
+        dialled = {*ip};
+    }
+    for (const IpAddress& ip : dialled) {
+        if (ip.family != listening->family) continue;
+        if (ip == *listening) return true;
+        if (is_wildcard(ip) && *listening == dialled_loopback(ip.family)) return true;
+        if (is_wildcard(*listening) &&
+            (is_wildcard(ip) || is_loopback(ip) || is_interface_address(ip))) {
+            return true;
+        }
+    }
+    return false;
 }
 
 std::string Endpoint::text() const {

@@ -21,6 +21,13 @@ struct Endpoint {
     bool operator==(const Endpoint&) const = default;
 };
 
+// Whether a connection to `upstream` certainly arrives at a socket listening on `listener` on
+// this machine: the same port, and the same address; or a wildcard listener (0.0.0.0, ::) and an
+// upstream on this machine (a wildcard, loopback, localhost, an address of one of its
+// interfaces); or a wildcard upstream, which the kernel dials as loopback (127.0.0.1, ::1), and
+// that loopback listener. Host names other than localhost are not looked up: false.
+[[nodiscard]] bool reaches(const Endpoint& upstream, const Endpoint& listener);
+
 // Parses "host:port". Returns an error message (without location) on failure.
 struct EndpointParse {
     std::optional<Endpoint> endpoint;

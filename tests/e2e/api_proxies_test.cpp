@@ -172,7 +172,8 @@ TEST_SUITE("e2e api proxies") {
     }
     TEST_CASE("a listen that fails is a 500 that adds nothing; populate stops there") {
         ApiFixture f;
-        const std::string busy = "127.0.0.1:" + std::to_string(f.server.port);
+        const Listener occupied = listen_on_loopback();
+        const std::string busy = occupied.text();
         const std::string failure =
             "listen on " + busy + " failed: EADDRINUSE (address already in use)";
         const std::string upstream = "127.0.0.1:" + std::to_string(f.server.port);

@@ -150,6 +150,26 @@ TEST_SUITE("e2e faults") {
                         "null");
     }
 
+    TEST_CASE(
+        "half_close drop_fin keeps the FIN from the server, and half_closed_timeout still ends "
+        "the connection: FIN Timeout naming the rule") {
+        SessionFixture fixture(
+            "half_closed_timeout = \"300ms\"" +
+            rule_table("no-fin", "half_close", "mode = \"drop_fin\"", "stream = \"upstream\""));
+        Session& session = fixture.session;
+
+        const auto closed_at = SteadyClock::now();
+        REQUIRE(::shutdown(session.client.get(), SHUT_WR) == 0);
+        // The server never hears the FIN; faultline saw it, so the connection is half-closed and
+        // ends when it has been silent for half_closed_timeout.
+        check_end_between(session.server.get(), "ECONNRESET", closed_at, 299, 2000);
+        CHECK(read_to_end(session.client.get()).describe() == "ECONNRESET");
+        check_record_of(fixture, session,
+                        "reason=FIN Timeout initiator=faultline client=timed_out/TCP FINs "
+                        "server=timed_out/FIN Timeout",
+                        "no-fin");
+    }
+
     TEST_CASE("timeout drops the bytes and closes both sides after the timeout: Deny") {
         SessionFixture fixture(rule_table("black-hole", "timeout", "timeout = 300"), false);
         Session& session = fixture.session;

@@ -250,9 +250,10 @@ reason = "Reset-I"
 
     TEST_CASE("a proxy that cannot listen: exit 1, the command never runs, the report says why") {
         Listener server = listen_on_loopback();
+        const Listener occupied = listen_on_loopback();
         std::string toml = run_config(server.port, "");
-        // The proxy would listen where the server already does.
-        toml.replace(toml.find("127.0.0.1:0"), 11, "127.0.0.1:" + std::to_string(server.port));
+        // The proxy would listen where another program already does.
+        toml.replace(toml.find("127.0.0.1:0"), 11, occupied.text());
         TempConfig config(toml);
         TempDirectory reports;
         const auto junit_path = reports.path / "junit.xml";

@@ -240,32 +240,6 @@ TEST_SUITE("e2e teardown records") {
     TEST_CASE("a client inside the deny list is reset and never reaches the server: Uauth Deny") {
         check_denied_client("deny = [\"127.0.0.0/8\"]");
     }
-
-    TEST_CASE("a proxy pointed at itself refuses the loop at once: SYN Control") {
-        // The one exception to port 0: the upstream must be the proxy's own listen address.
-        const std::uint16_t port = unused_port();
-        const std::string address = address_text(loopback(port));
-        const TempConfig config("[[proxy]]\nname = \"loop\"\nlisten = \"" + address +
-                                "\"\nupstream = \"" + address + "\"\n");
-        Faultline faultline(config);
-        REQUIRE(faultline.wait_ready());
-        REQUIRE(faultline.proxy_address("loop") == address);
-
-        const Connected client = try_connect(loopback(port));
-        CHECK(first_end(client) == "ECONNRESET");
-
-        // The client's session and the looped inner one, and nothing after them.
-        const std::vector<Json> records = faultline.wait_teardown_count(2);
-        REQUIRE(records.size() == 2);
-        for (const Json& record : records) {
-            INFO(record.dump());
-            CHECK(record["reason"] == "SYN Control");
-        }
-        CHECK(std::any_of(records.begin(), records.end(), [&](const Json& record) {
-            return record["client"]["address"] == client.local_address;
-        }));
-        CHECK(faultline.wait_teardown_count(3, 500ms).size() == 2);
-    }
 }
 
 }  // namespace faultline::e2e

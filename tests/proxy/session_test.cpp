@@ -90,15 +90,20 @@ TEST_SUITE("proxy/session") {
             Proxy proxy(runtime, config);
             Session& upstream = runtime.create_session(proxy);
             // An upstream socket of this proxy, from local port 40000 to the proxy's own port.
-            runtime.register_upstream("127.0.0.1:40000", "127.0.0.1:5000", upstream);
-            auto reached_proxy = [] { return std::string("127.0.0.1:5000"); };
-            CHECK(runtime.loop_chain("127.0.0.1:40000", reached_proxy, proxy) ==
+            auto at = [](std::string address) { return [address] { return address; }; };
+            runtime.register_upstream("127.0.0.1:40000", at("127.0.0.1:5000"), upstream);
+            CHECK(runtime.loop_chain("127.0.0.1:40000", at("127.0.0.1:5000"), proxy) ==
                   std::vector<Session*>{&upstream});
+            // The same connection seen by a dual-stack listener.
+            CHECK(runtime.loop_chain("[::ffff:127.0.0.1]:40000", at("[::ffff:127.0.0.1]:5000"),
+                                     proxy) == std::vector<Session*>{&upstream});
+            CHECK(runtime.is_own_upstream("127.0.0.1:40000", at("127.0.0.1:5000")));
             // A client that the kernel gave the same local port, towards the proxy, while the
             // upstream socket goes elsewhere: no loop.
             runtime.unregister_upstream("127.0.0.1:40000", upstream);
-            runtime.register_upstream("127.0.0.1:40000", "127.0.0.1:6000", upstream);
-            CHECK(runtime.loop_chain("127.0.0.1:40000", reached_proxy, proxy).empty());
+            runtime.register_upstream("127.0.0.1:40000", at("127.0.0.1:6000"), upstream);
+            CHECK(runtime.loop_chain("127.0.0.1:40000", at("127.0.0.1:5000"), proxy).empty());
+            CHECK_FALSE(runtime.is_own_upstream("127.0.0.1:40000", at("127.0.0.1:5000")));
             runtime.unregister_upstream("127.0.0.1:40000", upstream);
             runtime.clear_sessions(nullptr, teardown::Reason::xlate_clear);
             runtime.close();

@@ -316,6 +316,33 @@ TEST_CASE("checks durations and buffer limits wherever they appear") {
     });
 }
 
+TEST_CASE("refuses an upstream that would come back to the proxy itself or to the control API") {
+    const std::string head = "[[proxy]]\nname = \"pg\"\n";
+    check_invalid({
+        {head + "listen = \"0.0.0.0:5000\"\nupstream = \"0.0.0.0:5000\"\n",
+         {"chaos.toml:4:12: proxy[0].upstream: 0.0.0.0:5000 reaches the proxy's own listen address "
+          "0.0.0.0:5000: every connection would loop back into the proxy"}},
+        {head + "listen = \"[::]:5000\"\nupstream = \"[::1]:5000\"\n",
+         {"chaos.toml:4:12: proxy[0].upstream: [::1]:5000 reaches the proxy's own listen address "
+          "[::]:5000: every connection would loop back into the proxy"}},
+        {head + "listen = \"127.0.0.1:5000\"\nupstream = \"localhost:5000\"\n",
+         {"chaos.toml:4:12: proxy[0].upstream: localhost:5000 reaches the proxy's own listen "
+          "address 127.0.0.1:5000: every connection would loop back into the proxy"}},
+        {head + "listen = \"127.0.0.1:5000\"\nupstream = \"0.0.0.0:8474\"\n",
+         {"chaos.toml:4:12: proxy[0].upstream: 0.0.0.0:8474 reaches the control API at "
+          "127.0.0.1:8474: the proxy would open the API to its clients"}},
+        {"[api]\nlisten = \"127.0.0.1:9000\"\n" + head +
+             "listen = \"127.0.0.1:5000\"\nupstream = \"127.0.0.1:9000\"\n",
+         {"chaos.toml:6:12: proxy[0].upstream: 127.0.0.1:9000 reaches the control API at "
+          "127.0.0.1:9000: the proxy would open the API to its clients"}},
+    });
+    Config config = parse_config(
+        head + "listen = \"127.0.0.1:5000\"\nupstream = \"127.0.0.1:9000\"\n", "chaos.toml");
+    CHECK(apply_overrides(config, {"127.0.0.1:9000", {}, {}}) ==
+          "--api: 127.0.0.1:9000 is reached by the upstream 127.0.0.1:9000 of proxy pg: the proxy "
+          "would open the API to its clients");
+}
+
 TEST_CASE("checks each proxy's name, addresses and client lists") {
     const std::string head = "[[proxy]]\nname = \"pg\"\nlisten = \"127.0.0.1:1\"\n";
     check_invalid({

@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -58,6 +60,61 @@ void check_drop_starts_after(EngineProxy& proxy, Connection& connection, Micros 
 const teardown::Cause& reset_cause(Connection& connection) {
     REQUIRE(connection.host.resets.size() == 1);
     return connection.host.resets[0].cause;
+}
+
+// A host that, as the session does, adds up what a stream's rules hold whenever that changes.
+class BackpressureHost final : public RuleHost {
+  public:
+    [[nodiscard]] bool is_over() const override { return false; }
+    [[nodiscard]] Micros last_activity() const override { return Micros{0}; }
+    void deliver(faults::Stream, std::string bytes) override { delivered += bytes.size(); }
+    void deliver_end(faults::Stream) override {}
+    void reset(const teardown::Cause&, faults::Target, bool) override {}
+    void claim_ending(const teardown::Cause&) override {}
+    void close(const teardown::Cause&) override {}
+    void held_bytes_changed(faults::Stream stream) override { held = engine->held_bytes(stream); }
+    void rule_started(const Rule&) override {}
+    void stream_broken(const teardown::Cause&) override {}
+
+    ConnectionRules* engine = nullptr;
+    std::size_t delivered = 0;
+    std::size_t held = 0;
+};
+
+// Seconds to set up one connection with `count` rules in both streams (each with a match
+// condition that its decision reads; one in eight passes bytes on, the others wait for bytes
+// that never come), pass a chunk each way through them, and remove them all: the best of three.
+double rule_setup_seconds(std::size_t count) {
+    std::vector<Rule> rules;
+    for (std::size_t i = 0; i < count; ++i) {
+        json match{{"every", 1}};
+        if (i % 8 != 0) match["after_bytes"] = 1'000'000;
+        auto parsed = parse_rule_json({{"name", "r" + std::to_string(i)},
+                                       {"type", "noop"},
+                                       {"stream", i % 2 == 0 ? "upstream" : "downstream"},
+                                       {"match", match}});
+        REQUIRE(parsed.rule);
+        rules.push_back(*parsed.rule);
+    }
+    double best = 1e9;
+    for (int run = 0; run < 3; ++run) {
+        ManualClock clock;
+        RuleCounters counters;
+        Random random(1);
+        BackpressureHost host;
+        ConnectionRules engine(host, clock, random);
+        host.engine = &engine;
+        const auto start = std::chrono::steady_clock::now();
+        engine.apply(rules, {}, counters, 0us);
+        engine.on_data(up, "x");
+        engine.on_data(down, "y");
+        engine.apply({}, {}, counters, 0us);
+        const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+        best = std::min(best, took.count());
+        CHECK(host.delivered == 2);
+        CHECK(engine.is_transparent(up));
+    }
+    return best;
 }
 
 }  // namespace
@@ -376,6 +433,14 @@ TEST_SUITE("rules/connection_rules") {
         CHECK(connection->rules.last_fired() == "lag");
         connection->apply({}, proxy.counters);
         CHECK(connection->rules.last_fired().empty());
+    }
+
+    TEST_CASE("a connection's rules cost time linear in their number, to set up and to remove") {
+        const double small = rule_setup_seconds(1000);
+        const double large = rule_setup_seconds(4000);
+        INFO("1000 rules: " << small * 1000 << " ms; 4000 rules: " << large * 1000 << " ms");
+        // Linear is 4 times as long, quadratic 16 times; the bound leaves room for a busy machine.
+        CHECK(large < 8 * small);
     }
 
     TEST_CASE("once the connection has ended no fault's timer runs") {

@@ -148,4 +148,34 @@ TEST_CASE("two listen addresses overlap on the same port when a host equals or c
     }
 }
 
+TEST_CASE("an upstream reaches a listener on the same port at its address, or through a wildcard") {
+    auto endpoint = [](std::string_view text) { return *parse_endpoint(text).endpoint; };
+    struct Case {
+        std::string_view upstream;
+        std::string_view listener;
+        bool reaches;
+    };
+    const Case cases[] = {
+        {"127.0.0.1:5000", "127.0.0.1:5000", true},
+        {"0.0.0.0:5000", "0.0.0.0:5000", true},
+        {"0.0.0.0:5000", "127.0.0.1:5000", true},  // the kernel dials 127.0.0.1
+        {"127.0.0.2:5000", "0.0.0.0:5000", true},  // loopback, on a wildcard listener
+        {"localhost:5000", "127.0.0.1:5000", true},
+        {"LocalHost:5000", "[::1]:5000", true},
+        {"[::]:5000", "[::]:5000", true},
+        {"[::]:5000", "[::1]:5000", true},
+        {"[::1]:5000", "[::]:5000", true},
+        {"127.0.0.1:5001", "127.0.0.1:5000", false},  // another port
+        {"127.0.0.2:5000", "127.0.0.1:5000", false},  // another loopback address
+        {"0.0.0.0:5000", "127.0.0.2:5000", false},
+        {"[::1]:5000", "0.0.0.0:5000", false},  // another family
+        {"db.example:5000", "0.0.0.0:5000", false},
+        {"127.0.0.1:0", "127.0.0.1:0", false},  // a port not known yet
+    };
+    for (const auto& c : cases) {
+        INFO(c.upstream << " -> " << c.listener);
+        CHECK(reaches(endpoint(c.upstream), endpoint(c.listener)) == c.reaches);
+    }
+}
+
 }  // namespace faultline::rules
