@@ -11,6 +11,15 @@ namespace faultline::cli {
 using proxy::UvHandle;
 using teardown::LogLevel;
 
+namespace {
+
+// Nothing but white space: never a configuration anyone meant to apply.
+bool is_blank(std::string_view text) {
+    return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+}  // namespace
+
 App::App(rules::Config config, std::optional<std::string> config_path)
     : config_(std::move(config)), config_path_(std::move(config_path)) {
     int err = uv_loop_init(&loop_);
@@ -127,7 +136,16 @@ void App::on_signal(uv_signal_t* handle, int signum) {
 void App::reload(std::string_view trigger) {
     if (!config_path_ || is_shutting_down_) return;
     try {
-        apply_difference(rules::load_config(*config_path_));
+        const std::string text = rules::read_config_text(*config_path_);
+        if (is_blank(text)) {
+            // Most often a save caught between truncating the file and writing it again.
+            teardown::log_event(LogLevel::warn, {{"event", "reload_ignored"},
+                                                 {"trigger", trigger},
+                                                 {"file", *config_path_},
+                                                 {"reason", "the file is empty"}});
+            return;
+        }
+        apply_difference(rules::parse_config(text, *config_path_));
     } catch (const StartupError& e) {
         teardown::log_event(LogLevel::error, {{"event", "reload_partial"},
                                               {"trigger", trigger},
