@@ -104,6 +104,17 @@ void Runtime::clear_sessions(const Proxy* proxy, teardown::Reason reason) {
         session->clear(reason);
 }
 
+void Runtime::clear_sessions(const std::unordered_set<const Proxy*>& proxies,
+                             teardown::Reason reason) {
+    if (proxies.empty()) return;
+    std::vector<Session*> victims;
+    for (auto& [id, session] : sessions_) {
+        if (proxies.contains(&session->proxy())) victims.push_back(session.get());
+    }
+    for (Session* session : victims)
+        session->clear(reason);
+}
+
 void Runtime::register_upstream(const std::string& local, std::string destination,
                                 Session& session) {
     upstreams_[local].push_back({std::move(destination), &session});
