@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -139,6 +140,32 @@ TEST_SUITE("e2e config watch") {
             round_trip(session);
             CHECK_FALSE(faultline.wait_teardown_of(session.client_address, 0ms));
         }
+    }
+
+    TEST_CASE("an empty file is never applied, on save or SIGHUP; the next save is") {
+        WatchedConfig setup;
+        const std::string path = setup.dir / "chaos.toml";
+        write_text(path, setup.with_proxies({"p"}));
+        Faultline faultline(Faultline::serve_args(path));
+        REQUIRE(faultline.wait_ready());
+        const sockaddr_in api = api_address_of(faultline);
+        const auto is_ignored = [](const Json& value) {
+            return value.value("event", "") == "reload_ignored";
+        };
+
+        write_text(path, " \n\t\n");
+        REQUIRE(faultline.wait_event(is_ignored));
+        REQUIRE(faultline.signal(SIGHUP));
+        std::size_t seen = 0;
+        const auto second = faultline.wait_event(
+            [&](const Json& value) { return is_ignored(value) && ++seen == 2; });
+        REQUIRE(second);
+        CHECK((*second)["trigger"] == "SIGHUP");
+        CHECK(proxy_names(api) == std::set<std::string>{"p"});
+
+        write_text(path, setup.with_proxies({"q"}));
+        check_reloaded_once(faultline, 0, 1);
+        CHECK(proxy_names(api) == std::set<std::string>{"q"});
     }
 
     TEST_CASE("a file written in two parts with a pause between is not applied half written") {
