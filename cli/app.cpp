@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <csignal>
+#include <stdexcept>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "teardown/log.hpp"
 
@@ -10,6 +13,107 @@ namespace faultline::cli {
 
 using proxy::UvHandle;
 using teardown::LogLevel;
+
+namespace {
+
+// Nothing but white space: never a configuration anyone meant to apply.
+bool is_blank(std::string_view text) {
+    return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+// A change that cannot be made, for the reason given; nothing was changed.
+class ChangeRefused : public std::runtime_error {
+  public:
+    ChangeRefused(std::string proxy, const std::string& reason)
+        : std::runtime_error(reason), proxy_(std::move(proxy)) {}
+    [[nodiscard]] const std::string& proxy() const { return proxy_; }
+
+  private:
+    std::string proxy_;
+};
+
+std::string listen_failure(const rules::Endpoint& listen, int err) {
+    return "listen on " + listen.text() + " failed: " + proxy::uv_error_text(err);
+}
+
+using Proxies = std::vector<std::unique_ptr<proxy::Proxy>>;
+
+// A running proxy keeps its listener and its connections unless its address or its enabled
+// state changes (or it failed to listen); other settings and the rules change in place.
+bool is_kept_as(const proxy::Proxy& proxy, const rules::ProxyConfig& wanted) {
+    const auto& have = proxy.config();
+    bool is_listening_as_wanted = !wanted.enabled || !proxy.listen_address().empty();
+    // Port 0 asks for any port: the one the proxy already has will do.
+    bool is_same_address = have.listen == wanted.listen ||
+                           (wanted.listen.port == 0 && have.listen.host == wanted.listen.host);
+    return is_same_address && have.enabled == wanted.enabled && is_listening_as_wanted;
+}
+
+// What a new configuration does to the running proxies, worked out before anything changes.
+struct Change {
+    std::vector<std::optional<std::size_t>> kept_as;  // by wanted proxy: the running one it is
+    std::vector<bool> is_kept;                        // by running proxy
+    Proxies fresh;                                    // by wanted proxy: a new one, if not kept
+    std::vector<bool> is_open;  // by wanted proxy: its new listener is open already
+};
+
+Change match_by_name(const Proxies& running, const std::vector<rules::ProxyConfig>& wanted) {
+    std::unordered_map<std::string_view, std::size_t> by_name;
+    by_name.reserve(running.size());
+    for (std::size_t i = 0; i < running.size(); ++i)
+        by_name.emplace(running[i]->name(), i);
+    Change change{std::vector<std::optional<std::size_t>>(wanted.size()),
+                  std::vector<bool>(running.size(), false), Proxies(wanted.size()),
+                  std::vector<bool>(wanted.size(), false)};
+    for (std::size_t j = 0; j < wanted.size(); ++j) {
+        const auto it = by_name.find(wanted[j].name);
+        if (it == by_name.end() || !is_kept_as(*running[it->second], wanted[j])) continue;
+        change.kept_as[j] = it->second;
+        change.is_kept[it->second] = true;
+    }
+    return change;
+}
+
+// Creates the new proxies and opens the listener of each whose address no running proxy holds;
+// an address that a running proxy holds is taken over once that proxy lets go of it, unless it
+// stays. Throws ChangeRefused at the first that cannot listen: the new proxies then close again,
+// and nothing running was touched.
+void open_new_listeners(Change& change, const Proxies& running,
+                        const std::vector<rules::ProxyConfig>& wanted, proxy::Runtime& runtime) {
+    std::unordered_map<std::uint16_t, std::vector<std::size_t>> held;  // by port
+    for (std::size_t i = 0; i < running.size(); ++i) {
+        if (!running[i]->listen_address().empty()) {
+            held[running[i]->config().listen.port].push_back(i);
+        }
+    }
+    for (std::size_t j = 0; j < wanted.size(); ++j) {
+        if (change.kept_as[j]) continue;
+        const auto& proxy_config = wanted[j];
+        change.fresh[j] = std::make_unique<proxy::Proxy>(runtime, proxy_config);
+        if (!proxy_config.enabled) continue;
+        std::optional<std::size_t> holder;
+        if (const auto same_port = held.find(proxy_config.listen.port); same_port != held.end()) {
+            for (const std::size_t i : same_port->second) {
+                if (rules::listens_overlap(running[i]->config().listen, proxy_config.listen)) {
+                    holder = i;
+                    break;
+                }
+            }
+        }
+        if (holder) {
+            if (!change.is_kept[*holder]) continue;
+            throw ChangeRefused(proxy_config.name,
+                                "listen on " + proxy_config.listen.text() + " failed: proxy '" +
+                                    running[*holder]->name() + "' listens there");
+        }
+        if (int err = change.fresh[j]->open_listener(); err != 0) {
+            throw ChangeRefused(proxy_config.name, listen_failure(proxy_config.listen, err));
+        }
+        change.is_open[j] = true;
+    }
+}
+
+}  // namespace
 
 App::App(rules::Config config, std::optional<std::string> config_path)
     : config_(std::move(config)), config_path_(std::move(config_path)) {
@@ -68,6 +172,7 @@ void App::start() {
         }
         proxies_.push_back(std::move(proxy));
     }
+    index_proxies();
     if (config_path_) {
         watcher_ = std::make_unique<ConfigWatcher>(&loop_, *config_path_,
                                                    [this] { reload("file changed"); });
@@ -155,7 +260,24 @@ void App::on_signal(uv_signal_t* handle, int signum) {
 void App::reload(std::string_view trigger) {
     if (!config_path_ || is_shutting_down_) return;
     try {
-        apply_difference(rules::load_config(*config_path_));
+        const std::string text = rules::read_config_text(*config_path_);
+        if (is_blank(text)) {
+            // Most often a save caught between truncating the file and writing it again.
+            teardown::log_event(LogLevel::warn, {{"event", "reload_ignored"},
+                                                 {"trigger", trigger},
+                                                 {"file", *config_path_},
+                                                 {"reason", "the file is empty"}});
+            return;
+        }
+        apply_difference(rules::parse_config(text, *config_path_));
+    } catch (const ChangeRefused& e) {
+        // Nothing changed.
+        reload_errors_ = {"proxy " + e.proxy() + ": " + e.what()};
+        teardown::log_event(LogLevel::error, {{"event", "reload_failed"},
+                                              {"trigger", trigger},
+                                              {"file", *config_path_},
+                                              {"errors", reload_errors_}});
+        return;
     } catch (const StartupError& e) {
         teardown::log_event(LogLevel::error, {{"event", "reload_partial"},
                                               {"trigger", trigger},
@@ -179,57 +301,48 @@ void App::reload(std::string_view trigger) {
 }
 
 const proxy::Proxy* App::find_proxy(std::string_view name) const {
-    for (const auto& proxy : proxies_) {
-        if (proxy->name() == name) return proxy.get();
-    }
-    return nullptr;
+    const auto it = by_name_.find(std::string(name));
+    return it == by_name_.end() ? nullptr : it->second;
 }
 
 void App::apply_difference(rules::Config config) {
-    // A proxy keeps its listener and its connections unless its address or its enabled state
-    // changes (or it failed to listen); other settings and the rules change in place.
-    auto is_kept = [](const proxy::Proxy& proxy, const rules::ProxyConfig& wanted) {
-        const auto& have = proxy.config();
-        bool is_listening_as_wanted = !wanted.enabled || !proxy.listen_address().empty();
-        // Port 0 asks for any port: the one the proxy already has will do.
-        bool is_same_address = have.listen == wanted.listen ||
-                               (wanted.listen.port == 0 && have.listen.host == wanted.listen.host);
-        return is_same_address && have.enabled == wanted.enabled && is_listening_as_wanted;
-    };
-    // First every proxy that goes or changes lets go of its connections and its port, so that a
-    // renamed proxy or swapped ports can be taken by the new ones.
-    std::vector<std::unique_ptr<proxy::Proxy>> kept;
-    for (auto& proxy : proxies_) {
-        auto wanted = std::find_if(config.proxies.begin(), config.proxies.end(),
-                                   [&](const auto& p) { return p.name == proxy->name(); });
-        if (wanted != config.proxies.end() && is_kept(*proxy, *wanted)) {
-            kept.push_back(std::move(proxy));
-            continue;
-        }
-        runtime_->clear_sessions(proxy.get(), teardown::Reason::xlate_clear);
-        proxy->stop_listening();
+    Change change = match_by_name(proxies_, config.proxies);
+    open_new_listeners(change, proxies_, config.proxies, *runtime_);
+
+    // Every new listener that could be opened in advance is: now the proxies that go or move let
+    // go of their connections and their ports, and the new ones take over.
+    Proxies running = std::move(proxies_);
+    proxies_.clear();
+    std::unordered_set<const proxy::Proxy*> going;
+    for (std::size_t i = 0; i < running.size(); ++i) {
+        if (!change.is_kept[i]) going.insert(running[i].get());
+    }
+    runtime_->clear_sessions(going, teardown::Reason::xlate_clear);
+    for (std::size_t i = 0; i < running.size(); ++i) {
+        if (change.is_kept[i]) continue;
+        running[i]->stop_listening();
         // Its finished sessions still point at it until they are freed: free it after them.
-        auto gone = std::make_shared<std::unique_ptr<proxy::Proxy>>(std::move(proxy));
+        auto gone = std::make_shared<std::unique_ptr<proxy::Proxy>>(std::move(running[i]));
         runtime_->defer([gone] { gone->reset(); });
     }
-    proxies_.clear();
     std::string failures;
-    for (auto& proxy_config : config.proxies) {
-        auto it = std::find_if(kept.begin(), kept.end(),
-                               [&](const auto& p) { return p && p->name() == proxy_config.name; });
-        if (it != kept.end()) {
-            if (proxy_config.listen.port == 0) proxy_config.listen = (*it)->config().listen;
-            (*it)->update(proxy_config);
-            proxies_.push_back(std::move(*it));
+    for (std::size_t j = 0; j < config.proxies.size(); ++j) {
+        auto& proxy_config = config.proxies[j];
+        if (change.kept_as[j]) {
+            auto& proxy = running[*change.kept_as[j]];
+            if (proxy_config.listen.port == 0) proxy_config.listen = proxy->config().listen;
+            proxy->update(proxy_config);
+            proxies_.push_back(std::move(proxy));
             continue;
         }
-        auto proxy = std::make_unique<proxy::Proxy>(*runtime_, proxy_config);
+        auto& proxy = change.fresh[j];
         if (proxy_config.enabled) {
-            if (int err = proxy->start(); err != 0) {
-                // Kept, not listening: the next reload tries again.
+            int err = change.is_open[j] ? proxy->start_accepting() : proxy->start();
+            if (err != 0) {
+                // Only when another program took a port in the moment it was free: the proxy
+                // stays, not listening, and the next change tries again.
                 if (!failures.empty()) failures += "; ";
-                failures += "listen on " + proxy_config.listen.text() +
-                            " failed: " + proxy::uv_error_text(err);
+                failures += listen_failure(proxy_config.listen, err);
                 teardown::log_event(LogLevel::error, {{"event", "listen_failed"},
                                                       {"proxy", proxy_config.name},
                                                       {"address", proxy_config.listen.text()},
@@ -239,16 +352,26 @@ void App::apply_difference(rules::Config config) {
         proxy_config.listen = proxy->config().listen;  // with the port it was given
         proxies_.push_back(std::move(proxy));
     }
+    index_proxies();
     config.api = config_.api;  // the API's address and token change with a restart only
     config.log = config_.log;
     config_ = std::move(config);
     if (!failures.empty()) throw StartupError(failures);
 }
 
+void App::index_proxies() {
+    by_name_.clear();
+    by_name_.reserve(proxies_.size());
+    for (const auto& proxy : proxies_)
+        by_name_.emplace(proxy->name(), proxy.get());
+}
+
 std::optional<std::string> App::apply(rules::Config config) {
     rules::Config previous = config_;
     try {
         apply_difference(std::move(config));
+    } catch (const ChangeRefused& e) {
+        return e.what();
     } catch (const StartupError& e) {
         try {
             apply_difference(std::move(previous));

@@ -97,8 +97,12 @@ class App final : public control::ControlPlane {
     void reload(std::string_view trigger);
     // Applies a new valid configuration as a difference: unchanged proxies keep their listeners
     // and connections and take the new rules; changed, disabled and removed ones close theirs.
-    // Throws StartupError when a proxy that should listen cannot (it stays, not listening).
+    // All or nothing: every new listener is opened before anything changes, and when one cannot
+    // be, nothing changes (ChangeRefused, in app.cpp). Throws StartupError only when a port
+    // given up by one of our proxies was taken by another program in the moment it was free
+    // (the new proxy stays, not listening).
     void apply_difference(rules::Config config);
+    void index_proxies();  // by_name_ from proxies_
     [[nodiscard]] const proxy::Proxy* find_proxy(std::string_view name) const;
     void on_record(nlohmann::ordered_json record);
     void shutdown(std::string_view cause);
@@ -107,7 +111,8 @@ class App final : public control::ControlPlane {
     std::optional<std::string> config_path_;
     uv_loop_t loop_{};
     std::unique_ptr<proxy::Runtime> runtime_;
-    std::vector<std::unique_ptr<proxy::Proxy>> proxies_;
+    std::vector<std::unique_ptr<proxy::Proxy>> proxies_;  // in configuration order
+    std::unordered_map<std::string, proxy::Proxy*> by_name_;
     control::EventLog events_;
     std::unique_ptr<control::Api> api_;
     std::unique_ptr<control::ApiServer> api_server_;

@@ -82,13 +82,30 @@ int bind_listener(sockaddr_storage address) {
 }  // namespace
 
 int Proxy::start() {
+    if (int err = open_listener(); err != 0) return err;
+    return start_accepting();
+}
+
+int Proxy::open_listener() {
     sockaddr_storage address{};
     if (int err = to_sockaddr(config_.listen, address); err != 0) return err;
     int fd = bind_listener(address);
     if (fd < 0) return fd;
+    listen_fd_ = fd;
+    sockaddr_storage bound{};
+    socklen_t bound_length = sizeof bound;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length) == 0) {
+        bound_address_ = address_text(reinterpret_cast<const sockaddr&>(bound));
+        // Port 0 became a real port: keep it, so the proxy comes back on it when re-enabled.
+        config_.listen.port = ntohs(reinterpret_cast<const sockaddr_in&>(bound).sin_port);
+    }
+    return 0;
+}
+
+int Proxy::start_accepting() {
     acceptor_ = UvHandle<uv_poll_t>(this);
     resume_timer_ = UvHandle<uv_timer_t>(this);
-    int err = uv_poll_init_socket(runtime_.loop(), acceptor_.get(), fd);
+    int err = uv_poll_init_socket(runtime_.loop(), acceptor_.get(), listen_fd_);
     if (err == 0) {
         acceptor_.mark_initialised();
         err = uv_timer_init(runtime_.loop(), resume_timer_.get());
@@ -97,17 +114,9 @@ int Proxy::start() {
         resume_timer_.mark_initialised();
         err = uv_poll_start(acceptor_.get(), UV_READABLE, on_acceptable);
     }
-    listen_fd_ = fd;
     if (err != 0) {
         stop_listening();
         return err;
-    }
-    sockaddr_storage bound{};
-    socklen_t bound_length = sizeof bound;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length) == 0) {
-        bound_address_ = address_text(reinterpret_cast<const sockaddr&>(bound));
-        // Port 0 became a real port: keep it, so the proxy comes back on it when re-enabled.
-        config_.listen.port = ntohs(reinterpret_cast<const sockaddr_in&>(bound).sin_port);
     }
     teardown::log_event(teardown::LogLevel::info, {{"event", "listening"},
                                                    {"kind", "proxy"},

@@ -37,6 +37,11 @@ class Proxy {
 
     // Binds and listens; returns a libuv error code. Logs a `listening` event on success.
     [[nodiscard]] int start();
+    // start() in two halves, for a change that opens every new listener before it changes
+    // anything: the listening socket (nothing accepted yet; stop_listening() closes it), then
+    // accepting.
+    [[nodiscard]] int open_listener();
+    [[nodiscard]] int start_accepting();
     // Closes the listener; live sessions are left alone. Connections waiting in the accept queue
     // are accepted, reset and recorded (Xlate Clear) first: closing the listener would reset
     // them unseen.

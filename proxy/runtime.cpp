@@ -109,6 +109,15 @@ void Runtime::clear_sessions(const Proxy* proxy, teardown::Reason reason) {
         session->clear(reason);
 }
 
+void Runtime::clear_sessions(const std::unordered_set<const Proxy*>& proxies,
+                             teardown::Reason reason) {
+    std::vector<Session*> victims;
+    for (const Proxy* proxy : proxies)
+        victims.insert(victims.end(), proxy->sessions().begin(), proxy->sessions().end());
+    for (Session* session : victims)
+        session->clear(reason);
+}
+
 namespace {
 
 // "[::ffff:127.0.0.1]:5000" as "127.0.0.1:5000": a dual-stack listener sees IPv4 peers so.

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "proxy/buffer_pool.hpp"
@@ -61,6 +62,8 @@ class Runtime {
     void defer(std::function<void()> task);
     // Ends live sessions (all, or one proxy's) with the given reason.
     void clear_sessions(const Proxy* proxy, teardown::Reason reason);
+    // Ends the live sessions of these proxies, in one pass over the sessions.
+    void clear_sessions(const std::unordered_set<const Proxy*>& proxies, teardown::Reason reason);
 
     // Loop detection compares socket pairs, not the addresses dialled: an upstream socket is
     // registered by its local address, with a way to ask the address it is connected to. A

@@ -500,6 +500,10 @@ Config parse_config(std::string_view text, std::string_view source) {
 }
 
 Config load_config(const std::string& path) {
+    return parse_config(read_config_text(path), path);
+}
+
+std::string read_config_text(const std::string& path) {
     errno = 0;
     const std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
     const auto fail = [&path]() {
@@ -514,7 +518,7 @@ Config load_config(const std::string& path) {
         text.append(chunk.data(), count);
     }
     if (std::ferror(file.get()) != 0) throw fail();
-    return parse_config(text, path);
+    return text;
 }
 
 }  // namespace faultline::rules

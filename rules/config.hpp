@@ -136,5 +136,7 @@ class ConfigError : public std::runtime_error {
 [[nodiscard]] Config parse_config(std::string_view text, std::string_view source);
 // Reads the file; a missing or unreadable file is a ConfigError too.
 [[nodiscard]] Config load_config(const std::string& path);
+// The file's text, as load_config reads it.
+[[nodiscard]] std::string read_config_text(const std::string& path);
 
 }  // namespace faultline::rules

@@ -42,7 +42,7 @@ std::optional<std::string> log_file_problem(const std::string& path) {
 }
 
 LogOutput LogOutput::standard_error() {
-    return LogOutput(STDERR_FILENO, std::nullopt);
+    return {STDERR_FILENO, std::nullopt};
 }
 
 LogOutput LogOutput::open_file(const std::string& path) {
@@ -53,7 +53,7 @@ LogOutput LogOutput::open_file(const std::string& path) {
     if (fd < 0) {
         throw std::runtime_error("cannot open log file " + path + ": " + std::strerror(errno));
     }
-    return LogOutput(fd, path);
+    return {fd, path};
 }
 
 LogOutput::LogOutput(LogOutput&& other) noexcept
