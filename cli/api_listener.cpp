@@ -176,6 +176,13 @@ int ApiListener::start(const rules::Endpoint& listen) {
         turn_.mark_initialised();
         server_.on_waiting = [this] { (void)uv_idle_start(turn_.get(), on_turn); };
     }
+    // The budget is per turn of the loop: spent by the I/O callbacks, whole again after them.
+    turn_end_ = UvHandle<uv_check_t>(this);
+    if (err == 0 && (err = uv_check_init(runtime_.loop(), turn_end_.get())) == 0) {
+        turn_end_.mark_initialised();
+        uv_unref(reinterpret_cast<uv_handle_t*>(turn_end_.get()));
+        err = uv_check_start(turn_end_.get(), on_turn_end);
+    }
     if (err != 0) {
         stop();
         return err;
@@ -197,6 +204,7 @@ void ApiListener::stop() {
     acceptor_.close();
     resume_timer_.close();
     turn_.close();
+    turn_end_.close();
     if (listen_fd_ >= 0) ::close(std::exchange(listen_fd_, -1));
     if (reserve_fd_ >= 0) ::close(std::exchange(reserve_fd_, -1));
     std::vector<Socket*> open;
@@ -293,6 +301,11 @@ void ApiListener::on_turn(uv_idle_t* handle) {
     if (!self) return;
     self->server_.next_turn();
     if (!self->server_.has_waiting()) (void)uv_idle_stop(handle);
+}
+
+void ApiListener::on_turn_end(uv_check_t* handle) {
+    auto* self = static_cast<ApiListener*>(handle->data);
+    if (self) self->server_.end_turn();
 }
 
 void ApiListener::on_resume(uv_timer_t* handle) {

@@ -41,6 +41,8 @@ class ApiListener {
     static void on_resume(uv_timer_t* handle);
     // Runs each turn of the loop while requests wait for the server's budget.
     static void on_turn(uv_idle_t* handle);
+    // Runs after the I/O callbacks of every turn of the loop.
+    static void on_turn_end(uv_check_t* handle);
     void accept_pending();
     // Accepts one connection into the reserve descriptor's place; -errno when it fails.
     int accept_with_reserve();
@@ -56,6 +58,7 @@ class ApiListener {
     proxy::UvHandle<uv_poll_t> acceptor_;
     proxy::UvHandle<uv_timer_t> resume_timer_;
     proxy::UvHandle<uv_idle_t> turn_;
+    proxy::UvHandle<uv_check_t> turn_end_;
     std::unordered_map<Socket*, std::unique_ptr<Socket>> sockets_;
 };
 

@@ -207,8 +207,7 @@ void ApiServer::wait(ApiConnection& connection) {
 }
 
 void ApiServer::next_turn() {
-    spent_ = 0;
-    spent_time_ = {};
+    end_turn();
     while (!waiting_.empty() && !is_budget_spent()) {
         ApiConnection* connection = waiting_.front();
         waiting_.pop_front();

@@ -139,9 +139,15 @@ class ApiServer {
     // A new turn of the event loop: the budget is whole again, and the requests that waited for
     // it are answered, in the order they came, as far as it goes.
     void next_turn();
+    // The loop's turn is over (its I/O callbacks ran): the next one starts with a whole budget.
+    void end_turn() {
+        spent_ = 0;
+        spent_time_ = {};
+    }
     // Requests wait for the next turn; the owner of the loop then calls next_turn() soon.
     [[nodiscard]] bool has_waiting() const { return !waiting_.empty(); }
-    // Called when a request starts waiting while none did.
+    // Called when a request starts waiting while none did. Without it nobody starts turns: the
+    // budget does not apply and every request is answered at once.
     std::function<void()> on_waiting;
 
   private:
@@ -166,7 +172,7 @@ class ApiServer {
     std::size_t spent_ = 0;               // of this turn's budget
     std::chrono::steady_clock::duration spent_time_{};
     [[nodiscard]] bool is_budget_spent() const {
-        return spent_ >= turn_budget || spent_time_ >= turn_time_budget;
+        return on_waiting && (spent_ >= turn_budget || spent_time_ >= turn_time_budget);
     }
     std::size_t followers_ = 0;
     std::size_t refused_ = 0;  // connections being answered 503 at open

@@ -160,6 +160,7 @@ TEST_SUITE("control/api_server") {
             },
             std::nullopt);
         server.set_address("127.0.0.1:8474");
+        server.on_waiting = [] {};
         MemorySocket slow_socket;
         MemorySocket next_socket;
         auto slow = server.open(slow_socket);
@@ -172,6 +173,24 @@ TEST_SUITE("control/api_server") {
         CHECK(next_socket.output().starts_with("HTTP/1.1 200"));
     }
 
+    TEST_CASE("without an owner that starts turns, every request is answered at once") {
+        const std::string big(ApiServer::turn_budget, 'x');
+        ApiServer server(
+            [&](const HttpRequest&) -> HttpResponse {
+                return {200, big, "text/plain", {}};
+            },
+            std::nullopt);
+        server.set_address("127.0.0.1:8474");
+        MemorySocket first_socket;
+        MemorySocket second_socket;
+        auto first = server.open(first_socket);
+        auto second = server.open(second_socket);
+        first->on_data(get("/a"));
+        second->on_data(get("/b"));
+        CHECK(second_socket.output().starts_with("HTTP/1.1 200"));
+        CHECK_FALSE(server.has_waiting());
+    }
+
     TEST_CASE("a connection that closes while its request waits is forgotten") {
         const std::string big(ApiServer::turn_budget, 'x');
         ApiServer server(
@@ -180,6 +199,7 @@ TEST_SUITE("control/api_server") {
             },
             std::nullopt);
         server.set_address("127.0.0.1:8474");
+        server.on_waiting = [] {};
         MemorySocket first_socket;
         MemorySocket second_socket;
         auto first = server.open(first_socket);
