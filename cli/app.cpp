@@ -302,7 +302,7 @@ void App::reload(std::string_view trigger) {
 
 const proxy::Proxy* App::find_proxy(std::string_view name) const {
     const auto it = by_name_.find(std::string(name));
-    return it == by_name_.end() ? nullptr : it->second;
+    return it == by_name_.end() ? nullptr : proxies_[it->second].get();
 }
 
 void App::apply_difference(rules::Config config) {
@@ -362,8 +362,8 @@ void App::apply_difference(rules::Config config) {
 void App::index_proxies() {
     by_name_.clear();
     by_name_.reserve(proxies_.size());
-    for (const auto& proxy : proxies_)
-        by_name_.emplace(proxy->name(), proxy.get());
+    for (std::size_t i = 0; i < proxies_.size(); ++i)
+        by_name_.emplace(proxies_[i]->name(), i);
 }
 
 std::optional<std::string> App::apply(rules::Config config) {
@@ -380,6 +380,22 @@ std::optional<std::string> App::apply(rules::Config config) {
         }
         return e.what();
     }
+    return std::nullopt;
+}
+
+std::optional<std::string> App::apply_to(std::string_view name,
+                                         std::optional<rules::ProxyConfig> proxy) {
+    // A proxy that keeps its name and its listener takes its new rules and settings in place,
+    // in time that does not grow with the other proxies; any other change is a whole one.
+    const auto it = by_name_.find(std::string(name));
+    if (!proxy || it == by_name_.end() || proxy->name != name ||
+        !is_kept_as(*proxies_[it->second], *proxy)) {
+        return ControlPlane::apply_to(name, std::move(proxy));
+    }
+    auto& running = *proxies_[it->second];
+    if (proxy->listen.port == 0) proxy->listen = running.config().listen;
+    running.update(*proxy);
+    config_.proxies[it->second] = std::move(*proxy);
     return std::nullopt;
 }
 

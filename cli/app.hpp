@@ -70,6 +70,8 @@ class App final : public control::ControlPlane {
     // control::ControlPlane
     [[nodiscard]] const rules::Config& config() const override { return config_; }
     [[nodiscard]] std::optional<std::string> apply(rules::Config config) override;
+    [[nodiscard]] std::optional<std::string> apply_to(
+        std::string_view name, std::optional<rules::ProxyConfig> proxy) override;
     [[nodiscard]] std::string listen_address(std::string_view proxy) const override;
     [[nodiscard]] std::unordered_map<std::string, std::string> listen_addresses() const override;
     [[nodiscard]] std::vector<control::ConnectionInfo> connections() const override;
@@ -112,7 +114,8 @@ class App final : public control::ControlPlane {
     uv_loop_t loop_{};
     std::unique_ptr<proxy::Runtime> runtime_;
     std::vector<std::unique_ptr<proxy::Proxy>> proxies_;  // in configuration order
-    std::unordered_map<std::string, proxy::Proxy*> by_name_;
+    // Where each proxy is in proxies_, which is where its configuration is in config_.proxies.
+    std::unordered_map<std::string, std::size_t> by_name_;
     control::EventLog events_;
     std::unique_ptr<control::Api> api_;
     std::unique_ptr<control::ApiServer> api_server_;

@@ -194,19 +194,19 @@ HttpResponse Api::get_proxy(const RoutedRequest& request) {
 
 HttpResponse Api::update_proxy(const RoutedRequest& request) {
     const std::string& name = request.parameter("proxy");
-    rules::Config config = plane_.config();
-    rules::ProxyConfig* proxy = find_proxy(config, name);
-    if (!proxy) return error_response(404, "proxy not found");
+    const rules::ProxyConfig* current = find_proxy(plane_.config(), name);
+    if (!current) return error_response(404, "proxy not found");
+    rules::ProxyConfig proxy = *current;
     HttpResponse error;
     auto body = body_of(request.http, error);
     if (!body) return error;
-    if (auto problem = read_proxy_fields(*body, *proxy, false)) {
+    if (auto problem = read_proxy_fields(*body, proxy, false)) {
         return error_response(400, *problem);
     }
-    if (auto problem = upstream_error(*proxy, plane_.config()))
-        return error_response(400, *problem);
-    rules::ProxyConfig updated = *proxy;
-    if (auto failure = plane_.apply(std::move(config))) return error_response(500, *failure);
+    if (auto problem = upstream_error(proxy, plane_.config())) return error_response(400, *problem);
+    rules::ProxyConfig updated = proxy;
+    if (auto failure = plane_.apply_to(name, std::move(proxy)))
+        return error_response(500, *failure);
     remember_listen(*body, updated);
     return json_response(200, proxy_json(*find_proxy(plane_.config(), name)));
 }
@@ -295,12 +295,16 @@ HttpResponse Api::populate(const RoutedRequest& request) {
 
 template <typename Change>
 HttpResponse Api::change_toxics(const RoutedRequest& request, Change change) {
-    rules::Config config = plane_.config();
-    rules::ProxyConfig* proxy = find_proxy(config, request.parameter("proxy"));
-    if (!proxy) return error_response(404, "proxy not found");
-    HttpResponse response = change(proxy->rules);
+    // Only the proxy concerned is copied and changed: a change to one proxy's toxics costs
+    // the same however many proxies there are.
+    const std::string& name = request.parameter("proxy");
+    const rules::ProxyConfig* current = find_proxy(plane_.config(), name);
+    if (!current) return error_response(404, "proxy not found");
+    rules::ProxyConfig proxy = *current;
+    HttpResponse response = change(proxy.rules);
     if (response.status >= 400) return response;
-    if (auto failure = plane_.apply(std::move(config))) return error_response(500, *failure);
+    if (auto failure = plane_.apply_to(name, std::move(proxy)))
+        return error_response(500, *failure);
     return response;
 }
 

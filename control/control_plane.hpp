@@ -4,6 +4,7 @@
 // (cli/app.hpp) implements it; nothing in control/ knows sockets, sessions or the event loop.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -41,6 +42,24 @@ class ControlPlane {
     // keep their listeners and connections, changed rules act on live connections. When a proxy
     // that should listen cannot, the previous state is restored and the listen error returned.
     [[nodiscard]] virtual std::optional<std::string> apply(rules::Config config) = 0;
+    // The same as apply() with one proxy changed: `proxy` takes the place of the proxy named
+    // `name` (or is added when there is none), nullopt removes it. A plane may do it in time that
+    // does not grow with the other proxies; this one changes the whole configuration.
+    [[nodiscard]] virtual std::optional<std::string> apply_to(
+        std::string_view name, std::optional<rules::ProxyConfig> proxy) {
+        rules::Config changed = config();
+        auto& proxies = changed.proxies;
+        auto it = std::find_if(proxies.begin(), proxies.end(),
+                               [&](const rules::ProxyConfig& p) { return p.name == name; });
+        if (!proxy) {
+            if (it != proxies.end()) proxies.erase(it);
+        } else if (it != proxies.end()) {
+            *it = std::move(*proxy);
+        } else {
+            proxies.push_back(std::move(*proxy));
+        }
+        return apply(std::move(changed));
+    }
     // The address a proxy listens on ("127.0.0.1:40123"); empty when it does not listen.
     [[nodiscard]] virtual std::string listen_address(std::string_view proxy) const = 0;
     // Every listening proxy's address by name, in one pass: for answers about many proxies, where

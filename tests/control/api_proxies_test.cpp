@@ -21,6 +21,7 @@ class CountingPlane final : public ControlPlane {
   public:
     rules::Endpoint busy{"127.0.0.1", 9};
     std::size_t changes = 0;                  // apply
+    std::size_t proxy_changes = 0;            // apply_to
     mutable std::size_t address_lookups = 0;  // listen_address, listen_addresses
 
     [[nodiscard]] const rules::Config& config() const override { return config_; }
@@ -32,6 +33,15 @@ class CountingPlane final : public ControlPlane {
         }
         config_ = std::move(config);
         return std::nullopt;
+    }
+    // App changes one proxy in place; the count shows that a route asked for no more.
+    [[nodiscard]] std::optional<std::string> apply_to(
+        std::string_view name, std::optional<rules::ProxyConfig> proxy) override {
+        ++proxy_changes;
+        auto changes_before = changes;
+        auto failure = ControlPlane::apply_to(name, std::move(proxy));
+        changes = changes_before;
+        return failure;
     }
     [[nodiscard]] std::string listen_address(std::string_view name) const override {
         ++address_lookups;
@@ -124,6 +134,28 @@ TEST_SUITE("control/api proxies") {
         CHECK(plane.config().proxies.size() == 600);
         // One change for all, then halving: about log2(1000) more, not one per entry.
         CHECK(plane.changes <= 12);
+    }
+
+    TEST_CASE("a change to one proxy or its toxics is a change to that proxy alone") {
+        CountingPlane plane;
+        EventLog events;
+        Api api(plane, events);
+        REQUIRE(api.handle(post("/populate", entries("p", 300))).status == 201);
+        plane.changes = 0;
+        auto toxic = R"({"name":"slow","type":"latency","attributes":{"latency":5}})";
+        CHECK(api.handle(post("/proxies/p7/toxics", toxic)).status == 200);
+        CHECK(
+            api.handle(post("/proxies/p7/toxics/slow", R"({"attributes":{"latency":9}})")).status ==
+            200);
+        CHECK(api.handle(post("/proxies/p7", R"({"enabled":false})")).status == 200);
+        HttpRequest remove = get("/proxies/p7/toxics/slow");
+        remove.method = "DELETE";
+        CHECK(api.handle(remove).status == 204);
+        CHECK(plane.changes == 0);
+        CHECK(plane.proxy_changes == 4);
+        CHECK_FALSE(plane.config().proxies[7].enabled);
+        CHECK(plane.config().proxies[7].rules.empty());
+        CHECK(plane.config().proxies[8].enabled);
     }
 
     TEST_CASE("listing the proxies asks for their addresses once, not once per proxy") {
